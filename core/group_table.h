@@ -1,0 +1,92 @@
+// Group membership: group id -> member array, and member -> its groups, both updated in O(1).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace herald::core {
+
+// Maps group ids (byte strings) to the members (dense 32-bit ids, e.g. connection slots) that
+// joined them, and each member to its groups.
+//
+// A group's members sit in one contiguous array of ids, so a fan-out streams through it. Every
+// membership is stored twice (in the group's array and the member's list), each side holding
+// its index in the other, so leaving swaps the last element into the hole on both sides: joins
+// and leaves are O(1) (plus the hash lookup), whatever the group sizes.
+//
+// Member arrays must not be changed while a caller iterates members(): defer leaves until the
+// iteration is over.
+class GroupTable {
+  public:
+    using MemberId = std::uint32_t;
+
+    enum class JoinResult : std::uint8_t {
+        kJoined,          // now a member of an existing group
+        kJoinedNewGroup,  // now a member, and the group was created for it
+        kAlreadyMember,   // nothing changed
+        kTooManyGroups,   // the member is at max_groups; nothing changed
+    };
+    enum class LeaveResult : std::uint8_t {
+        kNotMember,        // nothing changed
+        kLeft,             // left; the group still has members
+        kLeftGroupRemoved  // left as the last member; the group is gone
+    };
+
+    GroupTable() = default;
+    GroupTable(const GroupTable&) = delete;
+    GroupTable& operator=(const GroupTable&) = delete;
+
+    JoinResult join(MemberId member, std::string_view group, std::size_t max_groups);
+    LeaveResult leave(MemberId member, std::string_view group);
+
+    // Removes `member` from every group it joined; calls on_removed(group id) for each group
+    // that lost its last member (before the group is destroyed).
+    void leave_all(MemberId member, const std::function<void(std::string_view)>& on_removed = {});
+
+    // The members of `group` (empty when it has none). Valid until the next join/leave.
+    std::span<const MemberId> members(std::string_view group) const;
+
+    std::size_t group_count() const noexcept { return groups_.size(); }
+    std::size_t membership_count() const noexcept { return memberships_; }
+    std::size_t groups_of(MemberId member) const noexcept {
+        return member < by_member_.size() ? by_member_[member].size() : 0;
+    }
+
+    // Calls fn(group id, member count) for every group.
+    template <class Fn>
+    void for_each_group(Fn&& fn) const {
+        for (const auto& [name, group] : groups_) fn(std::string_view(name), group.members.size());
+    }
+
+  private:
+    struct Group;
+    struct Membership {
+        Group* group;
+        std::uint32_t index_in_group;  // where this member sits in group->members
+    };
+    struct Group {
+        std::vector<MemberId> members;             // contiguous: what a fan-out reads
+        std::vector<std::uint32_t> index_in_list;  // parallel: position in by_member_[m]
+        const std::string* name = nullptr;         // the map key that owns this group
+    };
+    struct Hash {
+        using is_transparent = void;
+        std::size_t operator()(std::string_view s) const noexcept {
+            return std::hash<std::string_view>{}(s);
+        }
+    };
+
+    void remove_at(MemberId member, std::uint32_t list_index);
+
+    std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;
+    std::vector<std::vector<Membership>> by_member_;  // indexed by MemberId
+    std::size_t memberships_ = 0;
+};
+
+}  // namespace herald::core

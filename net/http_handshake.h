@@ -1,0 +1,58 @@
+// The HTTP/1.1 side of a connection (RFC 6455 §4, RFC 9112): finding and judging the request
+// head, computing Sec-WebSocket-Accept, and writing the responses herald sends.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace herald::net {
+
+constexpr std::size_t kMaxRequestHead = 8 * 1024;  // larger heads get 431
+
+// Looks for the blank line that ends a request head in buf[0..n). `scan_from` carries the
+// search position between calls (start it at 0) so a head that arrives one byte per read is
+// scanned once overall, not once per read. Returns the head's length including the final
+// CRLFCRLF, or 0 while it is incomplete. Bare LF line ends are accepted too.
+std::size_t find_head_end(const std::uint8_t* buf, std::size_t n, std::size_t& scan_from) noexcept;
+
+// What a complete request head asks for, and what herald answers.
+enum class HeadVerdict : std::uint8_t {
+    kUpgrade,           // valid WebSocket upgrade: answer 101 (key is set)
+    kPlain,             // valid GET without an upgrade: the server answers by target
+    kBadRequest,        // 400: malformed, or an upgrade missing/invalid Host, Key, Connection
+    kMethodNotAllowed,  // 405: not GET (Allow: GET)
+    kUpgradeRequired,   // 426: an upgrade with a Sec-WebSocket-Version other than 13
+};
+
+struct RequestHead {
+    HeadVerdict verdict = HeadVerdict::kBadRequest;
+    std::string_view target;  // request-target, e.g. "/" or "/stats" (valid unless 400)
+    std::string_view key;     // Sec-WebSocket-Key, trimmed (kUpgrade only)
+    const char* reason = "";  // why, for 4xx answers: one short line
+};
+
+// Judges a complete head (as delimited by find_head_end). Views point into `head`.
+// Header names are case-insensitive; Upgrade and Connection are comma lists whose tokens are
+// compared case-insensitively; Sec-WebSocket-Key must be base64 of exactly 16 bytes;
+// Sec-WebSocket-Version must be 13; Host is required for an upgrade; obsolete line folding,
+// a header line without a colon or a malformed request line is 400.
+RequestHead parse_request_head(std::string_view head) noexcept;
+
+// base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), 28 characters.
+std::array<char, 28> websocket_accept(std::string_view key) noexcept;
+
+// "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection, Sec-WebSocket-Accept, then each
+// line of `extra_headers` (already "Name: value\r\n" formatted), then the blank line.
+std::string switching_protocols_response(std::string_view key, std::string_view extra_headers = {});
+
+// A complete response with `Connection: close`, Content-Length and the given body.
+// 405 adds `Allow: GET`; 426 adds `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
+std::string http_response(int status, std::string_view content_type, std::string_view body);
+
+// The reason phrase for the statuses herald sends ("Bad Request", ...).
+std::string_view reason_phrase(int status) noexcept;
+
+}  // namespace herald::net

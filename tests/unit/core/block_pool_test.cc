@@ -1,0 +1,68 @@
+#include <gtest/gtest.h>
+
+#include <cstring>
+
+#include "core/block.h"
+
+namespace herald::core {
+namespace {
+
+TEST(BlockPool, AcquireGivesAtLeastTheCapacityAsked) {
+    BlockPool pool;
+    for (std::size_t cap : {0u, 1u, 31u, 32u, 1000u, 65536u, 5u << 20}) {
+        Block* b = pool.acquire(cap);
+        EXPECT_GE(b->capacity(), cap);
+        EXPECT_EQ(b->refs(), 1u);
+        std::memset(b->data(), 0xAB, b->capacity() + Block::kPadding);  // ASan checks the bounds
+        b->unref();
+    }
+    EXPECT_EQ(pool.stats().live_blocks, 0u);
+}
+
+TEST(BlockPool, ReusesFreedBlocksWithoutAllocating) {
+    BlockPool pool;
+    Block* a = pool.acquire(100);
+    a->unref();
+    const auto mallocs = pool.stats().mallocs;
+    Block* b = pool.acquire(90);
+    EXPECT_EQ(a, b);
+    EXPECT_EQ(pool.stats().mallocs, mallocs);
+    b->unref();
+}
+
+TEST(BlockPool, LastReferenceReturnsTheBlock) {
+    BlockPool pool;
+    Block* b = pool.acquire(10);
+    {
+        BlockRef r1 = BlockRef::adopt(b);
+        BlockRef r2 = r1;
+        EXPECT_EQ(b->refs(), 2u);
+        r1.reset();
+        EXPECT_EQ(pool.stats().live_blocks, 1u);
+    }
+    EXPECT_EQ(pool.stats().live_blocks, 0u);
+}
+
+TEST(BlockPool, GrowKeepsTheBytes) {
+    BlockPool pool;
+    Block* b = pool.acquire(10);
+    std::memcpy(b->data(), "hello", 5);
+    b->size = 5;
+    Block* g = pool.grow(b, 100000, 5);
+    EXPECT_GE(g->capacity(), 100000u);
+    EXPECT_EQ(std::memcmp(g->data(), "hello", 5), 0);
+    EXPECT_EQ(g->size, 5u);
+    g->unref();
+    EXPECT_EQ(pool.stats().live_blocks, 0u);
+}
+
+TEST(BlockPool, CacheIsBoundedPerClass) {
+    BlockPool pool(4096);
+    std::vector<Block*> blocks;
+    for (int i = 0; i < 100; ++i) blocks.push_back(pool.acquire(1000));
+    for (Block* b : blocks) b->unref();
+    EXPECT_LE(pool.stats().cached_bytes, 4096u);
+}
+
+}  // namespace
+}  // namespace herald::core
