@@ -15,7 +15,8 @@ constexpr std::size_t kMaxRequestHead = 8 * 1024;  // larger heads get 431
 // Looks for the blank line that ends a request head in buf[0..n). `scan_from` carries the
 // search position between calls (start it at 0) so a head that arrives one byte per read is
 // scanned once overall, not once per read. Returns the head's length including the final
-// CRLFCRLF, or 0 while it is incomplete. Bare LF line ends are accepted too.
+// CRLFCRLF, or 0 while it is incomplete. Bare LF line ends are accepted too. After a call,
+// `scan_from` is n (incomplete) or the returned length; a `scan_from` past n restarts at 0.
 std::size_t find_head_end(const std::uint8_t* buf, std::size_t n, std::size_t& scan_from) noexcept;
 
 // What a complete request head asks for, and what herald answers.
@@ -39,6 +40,10 @@ struct RequestHead {
 // compared case-insensitively; Sec-WebSocket-Key must be base64 of exactly 16 bytes;
 // Sec-WebSocket-Version must be 13; Host is required for an upgrade; obsolete line folding,
 // a header line without a colon or a malformed request line is 400.
+// Checks run in this order: syntax (400), method (405), then, only for an upgrade, the upgrade
+// rules (400) and last the version (426). One empty line before the request line is ignored
+// (RFC 9112 §2.2); bytes after the first blank line are not part of the head. The target must
+// be visible ASCII; more than one Host header is 400 for any request.
 RequestHead parse_request_head(std::string_view head) noexcept;
 
 // base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), 28 characters.
@@ -48,11 +53,13 @@ std::array<char, 28> websocket_accept(std::string_view key) noexcept;
 // line of `extra_headers` (already "Name: value\r\n" formatted), then the blank line.
 std::string switching_protocols_response(std::string_view key, std::string_view extra_headers = {});
 
-// A complete response with `Connection: close`, Content-Length and the given body.
+// A complete response with `Connection: close`, Content-Length and the given body; no
+// Content-Type header when `content_type` is empty.
 // 405 adds `Allow: GET`; 426 adds `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
 std::string http_response(int status, std::string_view content_type, std::string_view body);
 
-// The reason phrase for the statuses herald sends ("Bad Request", ...).
+// The reason phrase for the statuses herald sends ("Bad Request", ...); "" for others (an empty
+// reason phrase is valid HTTP/1.1).
 std::string_view reason_phrase(int status) noexcept;
 
 }  // namespace herald::net

@@ -1,1 +1,185 @@
-int main() { return 0; }
+// herald: the WebSocket group broadcaster's executable (flags, start-up, the worker loop).
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <string>
+
+#include "net/server.h"
+#include "tools/cli.h"
+
+namespace {
+
+using herald::core::Nanos;
+using herald::net::RecvMode;
+using herald::net::ServerOptions;
+using herald::tools::Flags;
+
+constexpr const char* kSummary =
+    "herald " HERALD_VERSION
+    " - low-latency WebSocket group broadcaster (io_uring)\n\n"
+    "Clients connect over WebSocket and send JSON text frames:\n"
+    "  {\"cmd\":\"add_group\",\"group_id\":\"123\"}                 join group 123\n"
+    "  {\"cmd\":\"leave_group\",\"group_id\":\"123\"}               leave it\n"
+    "  {\"cmd\":\"send_to_group\",\"group_id\":\"123\",\"message\":\"hi\"} send \"hi\" to every "
+    "member\n"
+    "A failed command is answered with {\"error\":\"<code>\",\"detail\":\"...\"}; see "
+    "docs/PROTOCOL.md.\n"
+    "GET /stats on the same port answers JSON counters (docs/OPERATIONS.md).\n"
+    "Prints `herald listening on ws://HOST:PORT` when ready; SIGINT/SIGTERM close every\n"
+    "connection with 1001 and exit 0.";
+
+Flags::Setter size_flag(std::uint64_t& target, std::uint64_t min, std::uint64_t max) {
+    return [&target, min, max](std::string_view v) -> std::string {
+        std::uint64_t n = 0;
+        if (!herald::tools::parse_size(v, n)) return "expected a size such as 1048576, 64KiB, 1MiB";
+        if (n < min || n > max) {
+            return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+        }
+        target = n;
+        return "";
+    };
+}
+
+template <class T>
+Flags::Setter uint_flag(T& target, std::uint64_t min, std::uint64_t max) {
+    return [&target, min, max](std::string_view v) -> std::string {
+        std::uint64_t n = 0;
+        if (!herald::tools::parse_uint(v, n)) return "expected a whole number";
+        if (n < min || n > max) {
+            return "must be between " + std::to_string(min) + " and " + std::to_string(max);
+        }
+        target = static_cast<T>(n);
+        return "";
+    };
+}
+
+Flags::Setter duration_flag(Nanos& target) {
+    return [&target](std::string_view v) -> std::string {
+        Nanos n = 0;
+        if (!herald::tools::parse_duration(v, n) || n <= 0) {
+            return "expected a positive duration such as 10s or 500ms";
+        }
+        target = n;
+        return "";
+    };
+}
+
+// Lets herald hold as many connections as the hard limit allows.
+void raise_open_file_limit() {
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    ServerOptions options;
+    std::string listen = "127.0.0.1:1234";
+    std::uint64_t max_message = options.max_message;
+    std::uint64_t max_backpressure = options.max_backpressure;
+    std::uint64_t recv_buffer_size = options.recv_buffer_size;
+    bool help = false;
+    bool version = false;
+
+    Flags flags("herald", kSummary);
+    flags.add("listen", "HOST:PORT", "address to serve WebSocket on (default 127.0.0.1:1234;\n"
+              "port 0 picks a free port, shown in the listening line)",
+              [&](std::string_view v) {
+                  listen = v;
+                  return std::string();
+              });
+    flags.section("Limits (each breach has a defined answer, see docs/PROTOCOL.md)");
+    flags.add("max-message", "BYTES", "largest message a client may send (default 1MiB);\n"
+              "larger ones close the connection with 1009",
+              size_flag(max_message, 126, 1u << 30));
+    flags.add("max-backpressure", "BYTES", "unsent bytes one connection may owe (default 1MiB);\n"
+              "beyond it the connection is closed with 1008",
+              size_flag(max_backpressure, 1024, 1u << 30));
+    flags.add("max-group-id", "BYTES", "longest group id (default 128)",
+              uint_flag(options.max_group_id, 1, 1u << 20));
+    flags.add("max-groups-per-conn", "N", "groups one connection may join (default 1024)",
+              uint_flag(options.max_groups_per_conn, 1, 1u << 20));
+    flags.add("max-conns", "N", "connections this process accepts (default: what the open-file\n"
+              "limit allows); further ones are closed at once",
+              uint_flag(options.max_conns, 1, 1u << 20));
+    flags.add("max-errors", "N", "failed commands a connection may send within 10 s before it\n"
+              "is closed with 1008 (default 32)",
+              uint_flag(options.max_errors, 1, 65535));
+    flags.add("handshake-timeout", "DURATION", "time allowed for the HTTP upgrade (default 10s)",
+              duration_flag(options.handshake_timeout));
+    flags.add("close-timeout", "DURATION", "time allowed for a closing handshake before the\n"
+              "socket is dropped (default 1s)",
+              duration_flag(options.close_timeout));
+    flags.section("io_uring");
+    flags.add("recv-mode", "auto|ring|poll",
+              "ring: multishot recv into provided buffers; poll: multishot poll\n"
+              "then recv(); auto (default): ring where the kernel has it",
+              [&](std::string_view v) -> std::string {
+                  if (v == "auto") {
+                      options.recv_mode = RecvMode::kAuto;
+                  } else if (v == "ring") {
+                      options.recv_mode = RecvMode::kRing;
+                  } else if (v == "poll") {
+                      options.recv_mode = RecvMode::kPoll;
+                  } else {
+                      return "expected auto, ring or poll";
+                  }
+                  return "";
+              });
+    flags.add("recv-buffers", "N", "provided receive buffers, a power of two (default 1024)",
+              [&](std::string_view v) -> std::string {
+                  std::uint64_t n = 0;
+                  if (!herald::tools::parse_uint(v, n) || n == 0 || n > 32768 || (n & (n - 1))) {
+                      return "expected a power of two from 1 to 32768";
+                  }
+                  options.recv_buffers = static_cast<unsigned>(n);
+                  return "";
+              });
+    flags.add("recv-buffer-size", "BYTES", "size of each receive buffer (default 16KiB)",
+              size_flag(recv_buffer_size, 512, 1u << 20));
+    flags.section("Other");
+    flags.add_switch("help", "print this help and exit", [&] { help = true; });
+    flags.add_switch("version", "print the version and exit", [&] { version = true; });
+
+    if (std::string err = flags.parse(argc, argv); !err.empty()) {
+        std::fprintf(stderr, "herald: %s (see herald --help)\n", err.c_str());
+        return 2;
+    }
+    if (help) {
+        std::fputs(flags.usage().c_str(), stdout);
+        return 0;
+    }
+    if (version) {
+        std::puts("herald " HERALD_VERSION);
+        return 0;
+    }
+    auto endpoint = herald::net::parse_endpoint(listen);
+    if (!endpoint) {
+        std::fprintf(stderr, "herald: %s\n", endpoint.error().c_str());
+        return 2;
+    }
+    options.listen = *endpoint;
+    options.max_message = max_message;
+    options.max_backpressure = max_backpressure;
+    options.recv_buffer_size = static_cast<unsigned>(recv_buffer_size);
+
+    raise_open_file_limit();
+    signal(SIGPIPE, SIG_IGN);
+    herald::net::Server server(options);
+    auto bound = server.start();
+    if (!bound) {
+        std::fprintf(stderr, "herald: %s\n", bound.error().c_str());
+        return 1;
+    }
+    std::printf("herald listening on ws://%s\n", bound->to_string().c_str());
+    std::fflush(stdout);
+    if (std::string err = server.run(); !err.empty()) {
+        std::fprintf(stderr, "herald: %s\n", err.c_str());
+        return 1;
+    }
+    return 0;
+}

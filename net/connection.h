@@ -1,0 +1,47 @@
+// The state of one client connection, as the loop keeps it in its slab.
+#pragma once
+
+#include <cstdint>
+
+#include "core/block.h"
+#include "core/clock.h"
+#include "net/send_queue.h"
+#include "net/ws_reader.h"
+
+namespace herald::net {
+
+//  kHandshake ──101──▶ kOpen ──close frame queued──▶ kClosing ──our close sent and
+//      │                 │                               │       the peer's received──┐
+//      └──4xx / stats──▶ kHttpReply ──reply sent──────────┴──────────────▶ kLingering │
+//                                                                   (SHUT_WR, drain) ◀┘
+//  any state ──EOF, error, deadline──▶ kAborting (SHUT_RDWR; wait for in-flight ops) ──▶ closed
+enum class ConnState : std::uint8_t {
+    kHandshake,  // reading the HTTP request head
+    kHttpReply,  // an HTTP answer is queued; the connection ends after it
+    kOpen,       // WebSocket open: commands flow
+    kClosing,    // our close frame is queued or sent; reading until the peer's close frame
+    kLingering,  // our side is shut (SHUT_WR); input is discarded until EOF or the deadline
+    kAborting,   // shut both ways; waiting for in-flight operations before closing the fd
+};
+
+struct Connection {
+    int fd = -1;
+    ConnState state = ConnState::kHandshake;
+    std::uint8_t ops = 0;              // io_uring operations in flight that name this slot
+    bool recv_armed = false;           // a multishot recv (or poll) is active
+    bool send_busy = false;            // a send is in flight
+    bool dirty = false;                // on the loop's flush list
+    bool peer_closed = false;          // the peer's close frame arrived
+    bool fail_fast = false;            // protocol failure: do not wait for the peer's close
+    std::uint16_t errors = 0;          // failed commands in the current error window
+    std::uint16_t inflight_frames = 0; // frames the send in flight covers
+    std::uint32_t head_scan = 0;       // find_head_end's resume point (handshake)
+    core::Nanos deadline = 0;          // handshake / closing deadline (0: none)
+    core::Nanos error_window_start = 0;
+    core::Block* head = nullptr;       // the request head so far (handshake only)
+    struct SendMsg* msg = nullptr;     // iovecs of a multi-frame send in flight
+    SendQueue out;                     // frames not yet acknowledged by a send completion
+    WsReader reader;                   // frame parsing state
+};
+
+}  // namespace herald::net

@@ -1,0 +1,292 @@
+#include "net/server.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "net/ws_frame.h"
+
+namespace herald::net {
+namespace {
+
+// Slots above what RLIMIT_NOFILE allows are useless; keep some descriptors for the loop itself.
+std::uint32_t default_max_conns() {
+    rlimit rl{};
+    getrlimit(RLIMIT_NOFILE, &rl);
+    const rlim_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
+    return static_cast<std::uint32_t>(std::min<rlim_t>(usable, 1u << 20));
+}
+
+void log_line(const char* fmt, const char* arg) { std::fprintf(stderr, fmt, arg); }
+
+}  // namespace
+
+Server::Server(const ServerOptions& options, WorkerStats* stats)
+    : options_(options),
+      own_stats_(stats == nullptr ? std::make_unique<WorkerStats>() : nullptr),
+      stats_(stats == nullptr ? own_stats_.get() : stats),
+      conns_(options.max_conns != 0 ? options.max_conns : default_max_conns()),
+      parser_(options.max_group_id) {
+    ws_limits_.max_message = options_.max_message;
+    stats_->pid.set(static_cast<std::uint64_t>(getpid()));
+}
+
+Server::~Server() {
+    for (std::uint32_t i = 0; i < conns_.high_water(); ++i) {
+        if (!conns_.live(i)) continue;
+        Connection& c = conns_[i];
+        if (c.fd >= 0) close(c.fd);
+        c.out.clear(nodes_);
+        c.reader.release();
+        if (c.head != nullptr) c.head->unref();
+    }
+    for (core::Block* b : error_frames_) {
+        if (b != nullptr) b->unref();
+    }
+    if (listen_fd_ >= 0) close(listen_fd_);
+    if (signal_fd_ >= 0) close(signal_fd_);
+}
+
+core::Result<Endpoint> Server::start() {
+    Endpoint bound = options_.listen;
+    auto fd = listen_on(bound, ListenOptions{.reuse_port = options_.reuse_port});
+    if (!fd) return core::Error{fd.error()};
+    listen_fd_ = *fd;
+
+    const bool want_ring = options_.recv_mode != RecvMode::kPoll;
+    UringConfig config{
+        .entries = options_.ring_entries,
+        .registered_files = conns_.capacity(),
+        .recv_buffers = want_ring ? options_.recv_buffers : 0,
+        .recv_buffer_size = options_.recv_buffer_size,
+    };
+    if (std::string err = uring_.init(config); !err.empty()) return core::Error{err};
+    fixed_files_ = uring_.has_registered_files();
+    if (options_.handle_signals) {
+        // Blocked from here on, so a signal that arrives before the loop runs is not lost.
+        sigset_t set;
+        sigemptyset(&set);
+        sigaddset(&set, SIGINT);
+        sigaddset(&set, SIGTERM);
+        sigprocmask(SIG_BLOCK, &set, nullptr);
+        signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
+    }
+    poll_mode_ = !uring_.has_buffer_ring();
+    if (poll_mode_ && options_.recv_mode == RecvMode::kRing) {
+        return core::Error{"this kernel has no io_uring provided-buffer rings (Linux 5.19+): use "
+                           "--recv-mode poll or auto"};
+    }
+    if (poll_mode_ && want_ring) {
+        log_line("herald: %s\n",
+                 "io_uring provided-buffer rings unavailable: falling back to poll + recv()");
+    }
+    if (poll_mode_) {
+        poll_buffer_ = std::make_unique<std::uint8_t[]>(options_.recv_buffer_size +
+                                                       core::Block::kPadding);
+    }
+    for (std::size_t i = 1; i < kErrorCodeCount; ++i) {
+        const std::string_view json = error_json(static_cast<ErrorCode>(i));
+        error_frames_[i] = make_frame(
+            pool_, Opcode::kText,
+            {reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
+    }
+    return bound;
+}
+
+const char* Server::recv_mode_name() const noexcept {
+    return poll_mode_ ? "poll + recv()" : "multishot recv, provided-buffer ring";
+}
+
+std::string Server::run() {
+    arm_accept();
+    arm_timer();
+    if (signal_fd_ >= 0) arm_signals();
+    while (true) {
+        now_ = core::now_ns();
+        if (stop_requested_ && !stopping_) begin_shutdown();
+        if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
+        flush();
+        if (!poll_mode_) uring_.publish_buffers();
+        int err = 0;
+        if (!uring_.submit_and_wait(err)) {
+            return std::string("io_uring_enter failed: ") + std::strerror(err);
+        }
+        now_ = core::now_ns();
+        io_uring* ring = uring_.ring();
+        io_uring_cqe* cqe = nullptr;
+        unsigned head = 0;
+        unsigned seen = 0;
+        io_uring_for_each_cqe(ring, head, cqe) {
+            handle_completion(*cqe);
+            ++seen;
+        }
+        io_uring_cq_advance(ring, seen);
+    }
+    return "";
+}
+
+void Server::handle_completion(const io_uring_cqe& cqe) {
+    const Op op = op_of(cqe.user_data);
+    switch (op) {
+        case Op::kAccept:
+            return on_accept(cqe.res, (cqe.flags & IORING_CQE_F_MORE) != 0);
+        case Op::kTimer:
+            return on_timer();
+        case Op::kSignal:
+            return on_signal();
+        case Op::kNone:
+        case Op::kWake:
+            return;
+        default:
+            break;
+    }
+    const std::uint32_t slot = index_of(cqe.user_data);
+    Connection* c = conns_.find(slot, generation_of(cqe.user_data));
+    if (c == nullptr) {
+        // A completion for a slot that was already released cannot happen: a slot is released
+        // only when no operation names it. Recycle a buffer it carries anyway.
+        if (op == Op::kRecv && (cqe.flags & IORING_CQE_F_BUFFER) != 0) {
+            uring_.recycle_buffer(static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT));
+        }
+        return;
+    }
+    switch (op) {
+        case Op::kRecv:
+            return on_recv(*c, slot, cqe.res, cqe.flags);
+        case Op::kPoll:
+            return on_poll(*c, slot, cqe.res, cqe.flags);
+        case Op::kSend:
+            return on_send(*c, slot, cqe.res);
+        case Op::kClose:
+            return on_close(*c, slot);
+        default:
+            return;
+    }
+}
+
+void Server::arm_accept() {
+    io_uring_sqe* sqe = uring_.sqe();
+    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kAccept, 0, 0));
+}
+
+void Server::on_accept(int res, bool more) {
+    if (res >= 0) {
+        const int fd = res;
+        stats_->accepted.add();
+        if (stopping_) {
+            close(fd);
+            return;
+        }
+        const std::uint32_t slot = conns_.emplace();
+        if (slot == core::Slab<Connection>::kFull) {
+            stats_->rejected.add();
+            close(fd);
+        } else if (fixed_files_ && uring_.register_file(slot, fd) != 0) {
+            stats_->rejected.add();
+            close(fd);
+            conns_.erase(slot);
+        } else {
+            Connection& c = conns_[slot];
+            c.fd = fd;
+            stats_->connections.set(conns_.size());
+            set_deadline(c, slot, now_ + options_.handshake_timeout);
+            arm_recv(c, slot);
+        }
+    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
+        // Out of descriptors or memory: wait a tick instead of spinning on the error.
+        if (!accept_paused_) {
+            log_line("herald: accept failed (%s): pausing accepts for a moment; raise `ulimit -n` "
+                     "or lower the load\n",
+                     std::strerror(-res));
+        }
+        accept_paused_ = true;
+    } else if (res != -ECANCELED && res != -EINVAL && res != -EBADF) {
+        log_line("herald: accept failed: %s\n", std::strerror(-res));
+    }
+    if (!more && !accept_paused_ && !stopping_) arm_accept();
+}
+
+void Server::arm_timer() {
+    const core::Nanos tick = options_.tick;
+    tick_.tv_sec = tick / core::kSecond;
+    tick_.tv_nsec = tick % core::kSecond;
+    io_uring_sqe* sqe = uring_.sqe();
+    io_uring_prep_timeout(sqe, &tick_, 0, 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kTimer, 0, 0));
+}
+
+void Server::on_timer() {
+    if (accept_paused_ && !stopping_) {
+        accept_paused_ = false;
+        arm_accept();
+    }
+    expire_deadlines(now_);
+    arm_timer();
+}
+
+void Server::arm_signals() {
+    io_uring_sqe* sqe = uring_.sqe();
+    io_uring_prep_read(sqe, signal_fd_, &signal_info_, sizeof signal_info_, 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
+}
+
+void Server::on_signal() { stop_requested_ = true; }
+
+// Stops accepting, sends 1001 to every open connection and gives the closing handshakes
+// close_timeout (plus a tick) before the loop gives up on the stragglers.
+void Server::begin_shutdown() {
+    stopping_ = true;
+    stop_deadline_ = now_ + options_.close_timeout + 2 * options_.tick;
+    io_uring_sqe* sqe = uring_.sqe();
+    io_uring_prep_cancel64(sqe, encode_user_data(Op::kAccept, 0, 0), 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
+    for (std::uint32_t slot = 0; slot < conns_.high_water(); ++slot) {
+        if (!conns_.live(slot)) continue;
+        Connection& c = conns_[slot];
+        if (c.state == ConnState::kOpen) {
+            begin_close(c, slot, close_code::kGoingAway, "server shutting down", false, false);
+        } else if (c.state == ConnState::kHandshake) {
+            abort(c, slot);
+        }
+    }
+}
+
+void Server::set_deadline(Connection& c, std::uint32_t slot, core::Nanos at) {
+    c.deadline = at;
+    timed_.push_back({slot, conns_.generation(slot), at});
+}
+
+// Every tick: a connection whose current deadline passed is aborted (handshake, closing
+// handshake or linger took too long); a second deadline while aborting cancels its operations.
+void Server::expire_deadlines(core::Nanos now) {
+    for (std::size_t i = 0; i < timed_.size();) {
+        const Timed t = timed_[i];
+        if (t.at > now) {
+            ++i;
+            continue;
+        }
+        timed_[i] = timed_.back();
+        timed_.pop_back();
+        Connection* c = conns_.find(t.slot, t.generation);
+        if (c == nullptr || c->deadline != t.at) continue;
+        c->deadline = 0;
+        if (c->state == ConnState::kAborting) {
+            io_uring_sqe* sqe = uring_.sqe();
+            io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
+            io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
+            continue;
+        }
+        if (c->state != ConnState::kLingering) stats_->closes_timeout.add();
+        abort(*c, t.slot);
+        maybe_release(*c, t.slot);
+    }
+}
+
+}  // namespace herald::net

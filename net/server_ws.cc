@@ -1,0 +1,243 @@
+// The protocol side of the worker loop: HTTP upgrade, WebSocket messages, group commands and
+// the fan-out of send_to_group.
+#include <cstdio>
+#include <cstring>
+#include <string>
+
+#include "net/http_handshake.h"
+#include "net/server.h"
+#include "net/ws_frame.h"
+
+namespace herald::net {
+
+// Receives what the WsReader parses for one connection.
+struct Server::WsHandler {
+    Server& server;
+    Connection& c;
+    std::uint32_t slot;
+
+    bool on_message(Opcode opcode, std::span<const std::uint8_t> payload) {
+        if (c.state != ConnState::kOpen) return true;  // closing: data is no longer acted on
+        server.stats_->messages_in.add();
+        if (opcode == Opcode::kBinary) {
+            return server.send_error(c, slot, ErrorCode::kBinaryUnsupported);
+        }
+        return server.on_command(c, slot, payload);
+    }
+
+    bool on_ping(std::span<const std::uint8_t> payload) {
+        if (c.state != ConnState::kOpen) return true;
+        core::Block* pong = make_frame(server.pool_, Opcode::kPong, payload);
+        const bool queued = server.enqueue(c, slot, pong);
+        pong->unref();
+        if (queued) return true;
+        server.stats_->closes_backpressure.add();
+        server.begin_close(c, slot, close_code::kPolicyViolation, "send queue over limit", true,
+                           false);
+        return false;
+    }
+
+    void on_close(std::uint16_t code, std::string_view /*reason*/) {
+        c.peer_closed = true;
+        if (c.state == ConnState::kOpen) {
+            // Echo the peer's code; our close frame follows what is already queued.
+            server.begin_close(c, slot, code, {}, false, false);
+        } else if (c.state == ConnState::kClosing && !c.send_busy && c.out.empty()) {
+            server.half_close(c, slot);  // our close frame is already out
+        }
+    }
+};
+
+void Server::handshake_input(Connection& c, std::uint32_t slot, std::uint8_t* data,
+                             std::size_t n) {
+    const std::size_t have = c.head == nullptr ? 0 : c.head->size;
+    if (c.head == nullptr) c.head = pool_.acquire(std::max<std::size_t>(n, 512));
+    c.head = pool_.grow(c.head, have + n, have);
+    std::memcpy(c.head->data() + have, data, n);
+    c.head->size = static_cast<std::uint32_t>(have + n);
+
+    std::size_t scan = c.head_scan;
+    const std::size_t end = find_head_end(c.head->data(), c.head->size, scan);
+    c.head_scan = static_cast<std::uint32_t>(scan);
+    if (end == 0 ? c.head->size > kMaxRequestHead : end > kMaxRequestHead) {
+        stats_->http_errors.add();
+        return http_reply(c, slot, 431, "text/plain", "request head larger than 8 KiB\n");
+    }
+    if (end == 0) return;
+
+    core::Block* head = c.head;
+    c.head = nullptr;
+    answer_head(c, slot, {reinterpret_cast<const char*>(head->data()), end});
+    // Bytes after the head are the client's first frames (it need not wait for the 101).
+    if (c.state == ConnState::kOpen && head->size > end) {
+        ws_input(c, slot, head->data() + end, head->size - end);
+    }
+    head->unref();
+}
+
+void Server::answer_head(Connection& c, std::uint32_t slot, std::string_view head) {
+    const RequestHead req = parse_request_head(head);
+    switch (req.verdict) {
+        case HeadVerdict::kUpgrade: {
+            char worker[48];
+            std::snprintf(worker, sizeof worker, "X-Herald-Worker: %u\r\n", options_.worker_id);
+            const std::string response = switching_protocols_response(req.key, worker);
+            core::Block* block = pool_.acquire(response.size());
+            std::memcpy(block->data(), response.data(), response.size());
+            block->size = static_cast<std::uint32_t>(response.size());
+            c.out.push(block, nodes_);
+            mark_dirty(c, slot);
+            c.state = ConnState::kOpen;
+            c.deadline = 0;
+            stats_->upgrades.add();
+            return;
+        }
+        case HeadVerdict::kPlain:
+            stats_->http_requests.add();
+            if (req.target == "/stats" || req.target.starts_with("/stats?")) {
+                const std::string body = stats_renderer_ ? stats_renderer_() : render_own_stats();
+                return http_reply(c, slot, 200, "application/json", body);
+            }
+            return http_reply(c, slot, 426, "text/plain",
+                              "herald: this is a WebSocket endpoint; connect with a WebSocket "
+                              "client (GET /stats for statistics)\n");
+        case HeadVerdict::kBadRequest:
+            stats_->http_errors.add();
+            return http_reply(c, slot, 400, "text/plain", std::string(req.reason) + "\n");
+        case HeadVerdict::kMethodNotAllowed:
+            stats_->http_errors.add();
+            return http_reply(c, slot, 405, "text/plain", "only GET is served here\n");
+        case HeadVerdict::kUpgradeRequired:
+            stats_->http_errors.add();
+            return http_reply(c, slot, 426, "text/plain", "Sec-WebSocket-Version must be 13\n");
+    }
+}
+
+void Server::http_reply(Connection& c, std::uint32_t slot, int status, std::string_view type,
+                        std::string_view body) {
+    if (c.head != nullptr) {
+        c.head->unref();
+        c.head = nullptr;
+    }
+    const std::string response = http_response(status, type, body);
+    core::Block* block = pool_.acquire(response.size());
+    std::memcpy(block->data(), response.data(), response.size());
+    block->size = static_cast<std::uint32_t>(response.size());
+    c.out.push(block, nodes_);
+    mark_dirty(c, slot);
+    c.state = ConnState::kHttpReply;
+    set_deadline(c, slot, now_ + options_.handshake_timeout);
+}
+
+void Server::ws_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
+    WsHandler handler{*this, c, slot};
+    const ReadResult r = c.reader.consume(data, n, handler, pool_, ws_limits_);
+    if (r.status != ReadStatus::kFailed) return;
+    stats_->closes_protocol.add();
+    if (c.state == ConnState::kOpen) {
+        begin_close(c, slot, r.close_code, r.reason, true, true);
+    } else if (c.state == ConnState::kClosing) {
+        c.fail_fast = true;  // garbage instead of the peer's close frame: stop waiting for it
+        if (!c.send_busy && c.out.empty()) half_close(c, slot);
+    }
+}
+
+bool Server::on_command(Connection& c, std::uint32_t slot, std::span<const std::uint8_t> text) {
+    const ParseResult r = parser_.parse(text);
+    if (r.error != ErrorCode::kNone) return send_error(c, slot, r.error);
+    const Command& cmd = r.command;
+    switch (cmd.kind) {
+        case CommandKind::kAddGroup: {
+            const auto joined = groups_.join(slot, cmd.group_id, options_.max_groups_per_conn);
+            if (joined == core::GroupTable::JoinResult::kTooManyGroups) {
+                return send_error(c, slot, ErrorCode::kTooManyGroups);
+            }
+            break;
+        }
+        case CommandKind::kLeaveGroup:
+            groups_.leave(slot, cmd.group_id);
+            break;
+        case CommandKind::kSendToGroup:
+            stats_->publishes.add();
+            deliver(cmd.group_id,
+                    {reinterpret_cast<const std::uint8_t*>(cmd.message.data()), cmd.message.size()});
+            break;
+    }
+    stats_->groups.set(groups_.group_count());
+    stats_->memberships.set(groups_.membership_count());
+    return c.state == ConnState::kOpen;  // the sender may have been closed by its own fan-out
+}
+
+// One error frame (pre-encoded, shared). Past --max-errors failures in one error window the
+// connection is closed with 1008 instead.
+bool Server::send_error(Connection& c, std::uint32_t slot, ErrorCode code) {
+    stats_->commands_failed.add();
+    if (now_ - c.error_window_start >= options_.error_window) {
+        c.error_window_start = now_;
+        c.errors = 0;
+    }
+    if (++c.errors > options_.max_errors) {
+        stats_->closes_flood.add();
+        begin_close(c, slot, close_code::kPolicyViolation, "too many failed commands", false,
+                    false);
+        return false;
+    }
+    if (enqueue(c, slot, error_frames_[static_cast<std::size_t>(code)])) return true;
+    stats_->closes_backpressure.add();
+    begin_close(c, slot, close_code::kPolicyViolation, "send queue over limit", true, false);
+    return false;
+}
+
+void Server::begin_close(Connection& c, std::uint32_t slot, std::uint16_t code,
+                         std::string_view reason, bool drop_unsent, bool fail) {
+    if (c.state != ConnState::kOpen) return;
+    leave_groups(slot);
+    if (drop_unsent) c.out.truncate(c.send_busy ? c.inflight_frames : 0, nodes_);
+    c.out.push(make_close_frame(pool_, code, reason), nodes_);
+    mark_dirty(c, slot);
+    c.state = ConnState::kClosing;
+    c.fail_fast = fail;
+    set_deadline(c, slot, now_ + options_.close_timeout);
+}
+
+void Server::deliver(std::string_view group, std::span<const std::uint8_t> message) {
+    const std::span<const std::uint32_t> members = groups_.members(group);
+    if (members.empty()) return;
+    core::Block* frame = make_frame(pool_, Opcode::kText, message);
+    fan_out(members, frame);
+    frame->unref();
+}
+
+// Queues `frame` to every member. Members over --max-backpressure are closed afterwards
+// (closing changes the member array being walked).
+void Server::fan_out(std::span<const std::uint32_t> members, core::Block* frame) {
+    std::uint64_t delivered = 0;
+    for (const std::uint32_t m : members) {
+        if (enqueue(conns_[m], m, frame)) {
+            ++delivered;
+        } else {
+            victims_.push_back(m);
+        }
+    }
+    stats_->deliveries.add(delivered);
+    for (const std::uint32_t m : victims_) {
+        stats_->closes_backpressure.add();
+        begin_close(conns_[m], m, close_code::kPolicyViolation, "send queue over limit", true,
+                    false);
+    }
+    victims_.clear();
+}
+
+std::string Server::render_own_stats() const {
+    std::string json = "{\"worker\":" + std::to_string(options_.worker_id);
+    for_each_counter(*stats_, [&](const char* name, const core::Counter& counter) {
+        json += ",\"";
+        json += name;
+        json += "\":";
+        json += std::to_string(counter.get());
+    });
+    json += "}\n";
+    return json;
+}
+
+}  // namespace herald::net

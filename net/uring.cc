@@ -1,0 +1,140 @@
+#include "net/uring.h"
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "core/assert.h"
+
+namespace herald::net {
+namespace {
+
+std::string setup_error(int err) {
+    switch (err) {
+        case ENOSYS:
+            return "io_uring is not available in this kernel: run herald on Linux 6.1 or newer";
+        case EPERM:
+            return "io_uring is blocked (kernel.io_uring_disabled sysctl, a seccomp profile or a "
+                   "container policy): allow it, e.g. `sysctl -w kernel.io_uring_disabled=0` or "
+                   "run the container with a seccomp profile that permits io_uring_setup";
+        case ENOMEM:
+            return "io_uring could not allocate its rings: raise `ulimit -l` (RLIMIT_MEMLOCK) or "
+                   "lower --ring-entries";
+        default:
+            return std::string("io_uring set-up failed: ") + std::strerror(err);
+    }
+}
+
+}  // namespace
+
+Uring::~Uring() {
+    if (buf_ring_ != nullptr) munmap(buf_ring_, buf_ring_bytes_);
+    if (buffers_ != nullptr) munmap(buffers_, buffers_bytes_);
+    if (initialized_) io_uring_queue_exit(&ring_);
+}
+
+std::string Uring::init(const UringConfig& config) {
+    struct Attempt {
+        unsigned flags;
+        const char* name;
+    };
+    // SUBMIT_ALL: one bad SQE does not stop the rest of a batch.
+    constexpr Attempt kAttempts[] = {
+        {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_SUBMIT_ALL,
+         "single-issuer, deferred task-run"},
+        {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, "cooperative task-run"},
+        {0, "plain"},
+    };
+    int ret = -EINVAL;
+    for (const Attempt& attempt : kAttempts) {
+        io_uring_params params{};
+        params.flags = attempt.flags | IORING_SETUP_CQSIZE;
+        params.cq_entries = config.entries * 4;
+        ret = io_uring_queue_init_params(config.entries, &ring_, &params);
+        if (ret == 0) {
+            setup_mode_ = attempt.name;
+            break;
+        }
+        if (ret != -EINVAL) break;  // only "flag unknown" is worth another attempt
+    }
+    if (ret != 0) return setup_error(-ret);
+    initialized_ = true;
+
+    if (config.registered_files > 0) {
+        files_registered_ = io_uring_register_files_sparse(&ring_, config.registered_files) == 0;
+    }
+    if (config.recv_buffers > 0) return setup_buffer_ring(config.recv_buffers, config.recv_buffer_size);
+    return "";
+}
+
+std::string Uring::setup_buffer_ring(unsigned count, unsigned size) {
+    HERALD_ASSERT(count > 0 && (count & (count - 1)) == 0 && count <= 32768);
+    buf_ring_bytes_ = count * sizeof(io_uring_buf);
+    void* ring_mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
+                          MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (ring_mem == MAP_FAILED) return "cannot map the receive buffer ring: out of memory";
+    // The buffers, then 64 readable bytes after the last one (parsers may read past the end).
+    buffers_bytes_ = std::size_t{count} * size + 64;
+    void* buf_mem = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE,
+                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (buf_mem == MAP_FAILED) {
+        munmap(ring_mem, buf_ring_bytes_);
+        return "cannot map the receive buffers: out of memory (lower --recv-buffers)";
+    }
+    auto* br = static_cast<io_uring_buf_ring*>(ring_mem);
+    io_uring_buf_ring_init(br);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uintptr_t>(ring_mem);
+    reg.ring_entries = count;
+    reg.bgid = kBufferGroup;
+    if (io_uring_register_buf_ring(&ring_, &reg, 0) != 0) {
+        // Kernel without provided-buffer rings (< 5.19): the caller falls back to poll + recv.
+        munmap(ring_mem, buf_ring_bytes_);
+        munmap(buf_mem, buffers_bytes_);
+        buf_ring_bytes_ = buffers_bytes_ = 0;
+        return "";
+    }
+    buf_ring_ = br;
+    buffers_ = static_cast<std::uint8_t*>(buf_mem);
+    buf_count_ = count;
+    buf_size_ = size;
+    for (unsigned id = 0; id < count; ++id) recycle_buffer(static_cast<std::uint16_t>(id));
+    publish_buffers();
+    return "";
+}
+
+void Uring::recycle_buffer(std::uint16_t id) noexcept {
+    io_uring_buf_ring_add(buf_ring_, buffer(id), buf_size_, id,
+                          io_uring_buf_ring_mask(buf_count_), static_cast<int>(pending_recycles_));
+    ++pending_recycles_;
+}
+
+void Uring::publish_buffers() noexcept {
+    if (pending_recycles_ == 0) return;
+    io_uring_buf_ring_advance(buf_ring_, static_cast<int>(pending_recycles_));
+    pending_recycles_ = 0;
+}
+
+io_uring_sqe* Uring::sqe() {
+    io_uring_sqe* s = io_uring_get_sqe(&ring_);
+    while (s == nullptr) {
+        io_uring_submit(&ring_);
+        s = io_uring_get_sqe(&ring_);
+    }
+    return s;
+}
+
+bool Uring::submit_and_wait(int& error) {
+    const int ret = io_uring_submit_and_wait(&ring_, 1);
+    if (ret >= 0 || ret == -EINTR || ret == -EAGAIN || ret == -EBUSY) return true;
+    error = -ret;
+    return false;
+}
+
+int Uring::register_file(unsigned slot, int fd) noexcept {
+    const int ret = io_uring_register_files_update(&ring_, slot, &fd, 1);
+    return ret < 0 ? ret : 0;
+}
+
+}  // namespace herald::net
