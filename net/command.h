@@ -37,7 +37,7 @@ std::string_view error_code_name(ErrorCode code) noexcept;
 
 // The whole JSON text of the error frame for `code`, e.g.
 // {"error":"unknown_cmd","detail":"cmd must be add_group, send_to_group or leave_group"}.
-// Static storage: the server encodes each once and shares it.
+// Static storage: the server encodes each once and shares it. "" for kNone.
 std::string_view error_json(ErrorCode code) noexcept;
 
 struct Command {
@@ -66,7 +66,10 @@ class CommandParser {
 
     // `text` must be followed by at least 64 readable bytes (core::Block::kPadding).
     // Unknown extra fields are ignored; when a field repeats, the last occurrence counts (as
-    // in PHP's json_decode, which the original protocol used).
+    // in PHP's json_decode, which the original protocol used). Fields are judged in the order
+    // cmd, group_id, message; the first fault is reported. Text that is not entirely valid
+    // UTF-8 JSON is kInvalidJson, including lone surrogate escapes and integers outside
+    // int64/uint64 (PHP would read those as floats: bad_field).
     ParseResult parse(std::span<const std::uint8_t> text) noexcept;
 
   private:
