@@ -15,8 +15,8 @@ struct Error {
 
 template <class T>
 class [[nodiscard]] Result {
-public:
-    Result(T value) : v_(std::move(value)) {}    // NOLINT: implicit by design
+  public:
+    Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit by design
     Result(Error error) : v_(std::move(error)) {}  // NOLINT: implicit by design
 
     bool ok() const noexcept { return v_.index() == 0; }
@@ -38,7 +38,7 @@ public:
         return std::get<1>(v_).message;
     }
 
-private:
+  private:
     std::variant<T, Error> v_;
 };
 

@@ -26,7 +26,7 @@ class Utf8Validator {
     void reset() noexcept { state_ = kAccept; }
 
     static constexpr std::uint8_t kAccept = 0;
-    static constexpr std::uint8_t kReject = 12;
+    static constexpr std::uint8_t kReject = 8;
 
   private:
     std::uint8_t state_ = kAccept;

@@ -27,21 +27,21 @@ enum class ConnState : std::uint8_t {
 struct Connection {
     int fd = -1;
     ConnState state = ConnState::kHandshake;
-    std::uint8_t ops = 0;              // io_uring operations in flight that name this slot
-    bool recv_armed = false;           // a multishot recv (or poll) is active
-    bool send_busy = false;            // a send is in flight
-    bool dirty = false;                // on the loop's flush list
-    bool peer_closed = false;          // the peer's close frame arrived
-    bool fail_fast = false;            // protocol failure: do not wait for the peer's close
-    std::uint16_t errors = 0;          // failed commands in the current error window
-    std::uint16_t inflight_frames = 0; // frames the send in flight covers
-    std::uint32_t head_scan = 0;       // find_head_end's resume point (handshake)
-    core::Nanos deadline = 0;          // handshake / closing deadline (0: none)
+    std::uint8_t ops = 0;               // io_uring operations in flight that name this slot
+    bool recv_armed = false;            // a multishot recv (or poll) is active
+    bool send_busy = false;             // a send is in flight
+    bool dirty = false;                 // on the loop's flush list
+    bool peer_closed = false;           // the peer's close frame arrived
+    bool fail_fast = false;             // protocol failure: do not wait for the peer's close
+    std::uint16_t errors = 0;           // failed commands in the current error window
+    std::uint16_t inflight_frames = 0;  // frames the send in flight covers
+    std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)
+    core::Nanos deadline = 0;           // handshake / closing deadline (0: none)
     core::Nanos error_window_start = 0;
-    core::Block* head = nullptr;       // the request head so far (handshake only)
-    struct SendMsg* msg = nullptr;     // iovecs of a multi-frame send in flight
-    SendQueue out;                     // frames not yet acknowledged by a send completion
-    WsReader reader;                   // frame parsing state
+    core::Block* head = nullptr;    // the request head so far (handshake only)
+    struct SendMsg* msg = nullptr;  // iovecs of a multi-frame send in flight
+    SendQueue out;                  // frames not yet acknowledged by a send completion
+    WsReader reader;                // frame parsing state
 };
 
 }  // namespace herald::net

@@ -56,7 +56,8 @@ core::Result<Endpoint> parse_endpoint(std::string_view text) {
         if (host.find(':') != std::string_view::npos) return bad("IPv6 addresses need [brackets]");
     }
     unsigned port = 0;
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
     if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
         port > 65535) {
         return bad("port must be a number from 0 to 65535");

@@ -20,7 +20,7 @@ struct SendNode {
 };
 
 class SendNodePool {
-public:
+  public:
     SendNodePool() = default;
     SendNodePool(const SendNodePool&) = delete;
     SendNodePool& operator=(const SendNodePool&) = delete;
@@ -36,7 +36,7 @@ public:
         free_ = n;
     }
 
-private:
+  private:
     void grow();
     static constexpr std::size_t kChunk = 4096;
     std::vector<std::unique_ptr<SendNode[]>> chunks_;
@@ -46,7 +46,7 @@ private:
 // FIFO of frames for one connection. bytes() counts everything not yet acknowledged by a send
 // completion, including what is in flight: it is what --max-backpressure bounds.
 class SendQueue {
-public:
+  public:
     SendQueue() = default;
     SendQueue(const SendQueue&) = delete;
     SendQueue& operator=(const SendQueue&) = delete;
@@ -81,7 +81,7 @@ public:
 
     void clear(SendNodePool& pool) noexcept { truncate(0, pool); }
 
-private:
+  private:
     SendNode* head_ = nullptr;
     SendNode* tail_ = nullptr;
     std::uint64_t bytes_ = 0;

@@ -79,22 +79,23 @@ core::Result<Endpoint> Server::start() {
     }
     poll_mode_ = !uring_.has_buffer_ring();
     if (poll_mode_ && options_.recv_mode == RecvMode::kRing) {
-        return core::Error{"this kernel has no io_uring provided-buffer rings (Linux 5.19+): use "
-                           "--recv-mode poll or auto"};
+        return core::Error{
+            "this kernel has no io_uring provided-buffer rings (Linux 5.19+): use "
+            "--recv-mode poll or auto"};
     }
     if (poll_mode_ && want_ring) {
         log_line("herald: %s\n",
                  "io_uring provided-buffer rings unavailable: falling back to poll + recv()");
     }
     if (poll_mode_) {
-        poll_buffer_ = std::make_unique<std::uint8_t[]>(options_.recv_buffer_size +
-                                                       core::Block::kPadding);
+        poll_buffer_ =
+            std::make_unique<std::uint8_t[]>(options_.recv_buffer_size + core::Block::kPadding);
     }
     for (std::size_t i = 1; i < kErrorCodeCount; ++i) {
         const std::string_view json = error_json(static_cast<ErrorCode>(i));
-        error_frames_[i] = make_frame(
-            pool_, Opcode::kText,
-            {reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
+        error_frames_[i] =
+            make_frame(pool_, Opcode::kText,
+                       {reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
     }
     return bound;
 }
@@ -202,9 +203,10 @@ void Server::on_accept(int res, bool more) {
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         // Out of descriptors or memory: wait a tick instead of spinning on the error.
         if (!accept_paused_) {
-            log_line("herald: accept failed (%s): pausing accepts for a moment; raise `ulimit -n` "
-                     "or lower the load\n",
-                     std::strerror(-res));
+            log_line(
+                "herald: accept failed (%s): pausing accepts for a moment; raise `ulimit -n` "
+                "or lower the load\n",
+                std::strerror(-res));
         }
         accept_paused_ = true;
     } else if (res != -ECANCELED && res != -EINVAL && res != -EBADF) {
@@ -284,7 +286,7 @@ void Server::expire_deadlines(core::Nanos now) {
             continue;
         }
         if (c->state != ConnState::kLingering) stats_->closes_timeout.add();
-        abort(*c, t.slot);
+        abort(*c, t.slot, /*reset=*/true);
         maybe_release(*c, t.slot);
     }
 }

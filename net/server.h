@@ -44,7 +44,7 @@ struct SendMsg {
 };
 
 class Server {
-public:
+  public:
     explicit Server(const ServerOptions& options, WorkerStats* stats = nullptr);
     ~Server();
     Server(const Server&) = delete;
@@ -73,7 +73,7 @@ public:
     const WorkerStats& stats() const noexcept { return *stats_; }
     const char* recv_mode_name() const noexcept;
 
-private:
+  private:
     // --- loop (server.cc)
     void arm_accept();
     void arm_timer();
@@ -98,7 +98,9 @@ private:
     void flush();
     void start_send(Connection& c, std::uint32_t slot);
     void half_close(Connection& c, std::uint32_t slot);
-    void abort(Connection& c, std::uint32_t slot);
+    // reset: drop what the kernel still holds for the peer (RST instead of FIN), for peers that
+    // stopped reading or timed out.
+    void abort(Connection& c, std::uint32_t slot, bool reset = false);
     void maybe_release(Connection& c, std::uint32_t slot);
     void leave_groups(std::uint32_t slot);
 
@@ -113,8 +115,8 @@ private:
     bool send_error(Connection& c, std::uint32_t slot, ErrorCode code);
     // Starts the closing handshake with `code`. drop_unsent: discard frames not yet in flight
     // (a reader too slow to matter). fail: protocol failure, shut down once the frame is out.
-    void begin_close(Connection& c, std::uint32_t slot, std::uint16_t code,
-                     std::string_view reason, bool drop_unsent, bool fail);
+    void begin_close(Connection& c, std::uint32_t slot, std::uint16_t code, std::string_view reason,
+                     bool drop_unsent, bool fail);
     void fan_out(std::span<const std::uint32_t> members, core::Block* frame);
 
     std::uint64_t user_data(Op op, std::uint32_t slot) {
@@ -127,13 +129,13 @@ private:
     Uring uring_;
     int listen_fd_ = -1;
     int signal_fd_ = -1;
-    bool poll_mode_ = false;             // recv fallback: poll + recv()
-    bool fixed_files_ = false;           // connections live in the registered-file table
+    bool poll_mode_ = false;    // recv fallback: poll + recv()
+    bool fixed_files_ = false;  // connections live in the registered-file table
     bool stop_requested_ = false;
     bool stopping_ = false;
-    bool accept_paused_ = false;         // out of descriptors: retry on the next tick
+    bool accept_paused_ = false;  // out of descriptors: retry on the next tick
     core::Nanos stop_deadline_ = 0;
-    core::Nanos now_ = 0;                // refreshed once per loop pass
+    core::Nanos now_ = 0;  // refreshed once per loop pass
 
     core::Slab<Connection> conns_;
     core::GroupTable groups_;
@@ -149,14 +151,14 @@ private:
         std::uint32_t slot;
         std::uint32_t generation;
     };
-    std::vector<Dirty> dirty_;           // connections with frames to send this pass
-    std::vector<std::uint32_t> victims_; // members to close after a fan-out
+    std::vector<Dirty> dirty_;            // connections with frames to send this pass
+    std::vector<std::uint32_t> victims_;  // members to close after a fan-out
     struct Timed {
         std::uint32_t slot;
         std::uint32_t generation;
         core::Nanos at;
     };
-    std::vector<Timed> timed_;           // pending deadlines (checked every tick)
+    std::vector<Timed> timed_;  // pending deadlines (checked every tick)
 
     __kernel_timespec tick_{};
     signalfd_siginfo signal_info_{};

@@ -186,10 +186,14 @@ void Server::half_close(Connection& c, std::uint32_t slot) {
 
 // Ends the connection now: shutdown makes every operation in flight complete; the slot is
 // released when the last one has.
-void Server::abort(Connection& c, std::uint32_t slot) {
+void Server::abort(Connection& c, std::uint32_t slot, bool reset) {
     if (c.state == ConnState::kAborting) return;
     if (c.state == ConnState::kOpen) leave_groups(slot);
     c.state = ConnState::kAborting;
+    if (reset) {
+        const linger hard{1, 0};
+        setsockopt(c.fd, SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
+    }
     shutdown(c.fd, SHUT_RDWR);
     c.out.truncate(c.send_busy ? c.inflight_frames : 0, nodes_);
     set_deadline(c, slot, now_ + options_.close_timeout);

@@ -48,8 +48,7 @@ struct Server::WsHandler {
     }
 };
 
-void Server::handshake_input(Connection& c, std::uint32_t slot, std::uint8_t* data,
-                             std::size_t n) {
+void Server::handshake_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
     const std::size_t have = c.head == nullptr ? 0 : c.head->size;
     if (c.head == nullptr) c.head = pool_.acquire(std::max<std::size_t>(n, 512));
     c.head = pool_.grow(c.head, have + n, have);
@@ -133,8 +132,8 @@ void Server::ws_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std
     WsHandler handler{*this, c, slot};
     const ReadResult r = c.reader.consume(data, n, handler, pool_, ws_limits_);
     if (r.status != ReadStatus::kFailed) return;
-    stats_->closes_protocol.add();
     if (c.state == ConnState::kOpen) {
+        stats_->closes_protocol.add();
         begin_close(c, slot, r.close_code, r.reason, true, true);
     } else if (c.state == ConnState::kClosing) {
         c.fail_fast = true;  // garbage instead of the peer's close frame: stop waiting for it
@@ -159,8 +158,8 @@ bool Server::on_command(Connection& c, std::uint32_t slot, std::span<const std::
             break;
         case CommandKind::kSendToGroup:
             stats_->publishes.add();
-            deliver(cmd.group_id,
-                    {reinterpret_cast<const std::uint8_t*>(cmd.message.data()), cmd.message.size()});
+            deliver(cmd.group_id, {reinterpret_cast<const std::uint8_t*>(cmd.message.data()),
+                                   cmd.message.size()});
             break;
     }
     stats_->groups.set(groups_.group_count());

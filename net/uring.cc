@@ -64,20 +64,21 @@ std::string Uring::init(const UringConfig& config) {
     if (config.registered_files > 0) {
         files_registered_ = io_uring_register_files_sparse(&ring_, config.registered_files) == 0;
     }
-    if (config.recv_buffers > 0) return setup_buffer_ring(config.recv_buffers, config.recv_buffer_size);
+    if (config.recv_buffers > 0)
+        return setup_buffer_ring(config.recv_buffers, config.recv_buffer_size);
     return "";
 }
 
 std::string Uring::setup_buffer_ring(unsigned count, unsigned size) {
     HERALD_ASSERT(count > 0 && (count & (count - 1)) == 0 && count <= 32768);
     buf_ring_bytes_ = count * sizeof(io_uring_buf);
-    void* ring_mem = mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE,
-                          MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    void* ring_mem =
+        mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (ring_mem == MAP_FAILED) return "cannot map the receive buffer ring: out of memory";
     // The buffers, then 64 readable bytes after the last one (parsers may read past the end).
     buffers_bytes_ = std::size_t{count} * size + 64;
-    void* buf_mem = mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE,
-                         MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    void* buf_mem =
+        mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (buf_mem == MAP_FAILED) {
         munmap(ring_mem, buf_ring_bytes_);
         return "cannot map the receive buffers: out of memory (lower --recv-buffers)";
@@ -105,8 +106,8 @@ std::string Uring::setup_buffer_ring(unsigned count, unsigned size) {
 }
 
 void Uring::recycle_buffer(std::uint16_t id) noexcept {
-    io_uring_buf_ring_add(buf_ring_, buffer(id), buf_size_, id,
-                          io_uring_buf_ring_mask(buf_count_), static_cast<int>(pending_recycles_));
+    io_uring_buf_ring_add(buf_ring_, buffer(id), buf_size_, id, io_uring_buf_ring_mask(buf_count_),
+                          static_cast<int>(pending_recycles_));
     ++pending_recycles_;
 }
 

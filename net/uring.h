@@ -11,16 +11,16 @@
 namespace herald::net {
 
 struct UringConfig {
-    unsigned entries = 4096;          // submission queue size (completion queue is 4x)
-    unsigned registered_files = 0;    // size of the sparse fixed-file table (0: none)
-    unsigned recv_buffers = 0;        // provided buffers for multishot recv (power of two)
-    unsigned recv_buffer_size = 0;    // bytes each
+    unsigned entries = 4096;        // submission queue size (completion queue is 4x)
+    unsigned registered_files = 0;  // size of the sparse fixed-file table (0: none)
+    unsigned recv_buffers = 0;      // provided buffers for multishot recv (power of two)
+    unsigned recv_buffer_size = 0;  // bytes each
 };
 
 // One ring per thread. Set-up tries IORING_SETUP_SINGLE_ISSUER|DEFER_TASKRUN (completions run
 // only when the loop asks, no interrupts of user code), then COOP_TASKRUN, then plain.
 class Uring {
-public:
+  public:
     Uring() = default;
     ~Uring();
     Uring(const Uring&) = delete;
@@ -43,7 +43,9 @@ public:
     // lacks them; the loop then falls back to poll + recv().
     static constexpr std::uint16_t kBufferGroup = 1;
     bool has_buffer_ring() const noexcept { return buf_ring_ != nullptr; }
-    std::uint8_t* buffer(std::uint16_t id) noexcept { return buffers_ + std::size_t{id} * buf_size_; }
+    std::uint8_t* buffer(std::uint16_t id) noexcept {
+        return buffers_ + std::size_t{id} * buf_size_;
+    }
     unsigned buffer_size() const noexcept { return buf_size_; }
     // Hands buffer `id` back to the kernel (visible after the next publish_buffers()).
     void recycle_buffer(std::uint16_t id) noexcept;
@@ -53,7 +55,7 @@ public:
     int register_file(unsigned slot, int fd) noexcept;
     bool has_registered_files() const noexcept { return files_registered_; }
 
-private:
+  private:
     std::string setup_buffer_ring(unsigned count, unsigned size);
 
     io_uring ring_{};

@@ -14,15 +14,15 @@ namespace herald::net {
 // that arrives after the connection was replaced is recognised and dropped. Loop-level
 // operations (accept, timer, signal, wake-up) use index 0 and generation 0.
 enum class Op : std::uint8_t {
-    kNone = 0,     // completions herald ignores (e.g. cancel requests)
-    kAccept,       // multishot accept on the listening socket
-    kRecv,         // multishot recv into the provided buffer ring
-    kPoll,         // fallback: multishot poll for readability, then recv()
-    kSend,         // send / sendmsg of a connection's queued frames
-    kClose,        // close of a connection's descriptor (plain and fixed-table entry)
-    kTimer,        // the loop's periodic tick
-    kSignal,       // read of the signalfd (SIGINT, SIGTERM)
-    kWake,         // read of the loop's eventfd (work from another process)
+    kNone = 0,  // completions herald ignores (e.g. cancel requests)
+    kAccept,    // multishot accept on the listening socket
+    kRecv,      // multishot recv into the provided buffer ring
+    kPoll,      // fallback: multishot poll for readability, then recv()
+    kSend,      // send / sendmsg of a connection's queued frames
+    kClose,     // close of a connection's descriptor (plain and fixed-table entry)
+    kTimer,     // the loop's periodic tick
+    kSignal,    // read of the signalfd (SIGINT, SIGTERM)
+    kWake,      // read of the loop's eventfd (work from another process)
 };
 
 constexpr std::uint64_t encode_user_data(Op op, std::uint32_t generation,

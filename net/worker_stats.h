@@ -11,26 +11,26 @@ namespace herald::net {
 // Every field is documented in docs/OPERATIONS.md.
 struct WorkerStats {
     core::Counter pid;
-    core::Counter connections;           // open now (gauge)
-    core::Counter groups;                // groups with a local member (gauge)
-    core::Counter memberships;           // (connection, group) pairs (gauge)
-    core::Counter accepted;              // TCP connections accepted
-    core::Counter rejected;              // refused: --max-conns reached or no fixed-file slot
-    core::Counter upgrades;              // successful WebSocket handshakes
-    core::Counter http_errors;           // handshakes answered 4xx
-    core::Counter http_requests;         // plain HTTP requests (e.g. /stats)
-    core::Counter messages_in;           // WebSocket data messages received
+    core::Counter connections;    // open now (gauge)
+    core::Counter groups;         // groups with a local member (gauge)
+    core::Counter memberships;    // (connection, group) pairs (gauge)
+    core::Counter accepted;       // TCP connections accepted
+    core::Counter rejected;       // refused: --max-conns reached or no fixed-file slot
+    core::Counter upgrades;       // successful WebSocket handshakes
+    core::Counter http_errors;    // handshakes answered 4xx
+    core::Counter http_requests;  // plain HTTP requests (e.g. /stats)
+    core::Counter messages_in;    // WebSocket data messages received
     core::Counter bytes_in;
     core::Counter bytes_out;
-    core::Counter commands_failed;       // error frames sent
-    core::Counter publishes;             // send_to_group commands accepted here
-    core::Counter remote_publishes;      // send_to_group events from other processes
-    core::Counter deliveries;            // frames queued to group members
-    core::Counter closes_backpressure;   // closed 1008: --max-backpressure exceeded
-    core::Counter closes_flood;          // closed 1008: too many failed commands
-    core::Counter closes_protocol;       // closed 1002 / 1007 / 1009
-    core::Counter closes_timeout;        // handshake or closing handshake timed out
-    core::Counter recv_no_buffers;       // multishot recv ran out of provided buffers
+    core::Counter commands_failed;      // error frames sent
+    core::Counter publishes;            // send_to_group commands accepted here
+    core::Counter remote_publishes;     // send_to_group events from other processes
+    core::Counter deliveries;           // frames queued to group members
+    core::Counter closes_backpressure;  // closed 1008: --max-backpressure exceeded
+    core::Counter closes_flood;         // closed 1008: too many failed commands
+    core::Counter closes_protocol;      // closed 1002 / 1007 / 1009
+    core::Counter closes_timeout;       // handshake or closing handshake timed out
+    core::Counter recv_no_buffers;      // multishot recv ran out of provided buffers
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,

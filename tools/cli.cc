@@ -65,13 +65,21 @@ bool parse_duration(std::string_view text, core::Nanos& out) {
 }
 
 void Flags::add(std::string name, std::string value_name, std::string help, Setter set) {
-    flags_.push_back({std::move(name), std::move(value_name), std::move(help), std::move(set), {},
+    flags_.push_back({std::move(name),
+                      std::move(value_name),
+                      std::move(help),
+                      std::move(set),
+                      {},
                       std::exchange(pending_section_, {})});
 }
 
 void Flags::add_switch(std::string name, std::string help, std::function<void()> set) {
-    flags_.push_back(
-        {std::move(name), {}, std::move(help), {}, std::move(set), std::exchange(pending_section_, {})});
+    flags_.push_back({std::move(name),
+                      {},
+                      std::move(help),
+                      {},
+                      std::move(set),
+                      std::exchange(pending_section_, {})});
 }
 
 void Flags::section(std::string title) { pending_section_ = std::move(title); }
@@ -105,7 +113,8 @@ std::string Flags::parse(int argc, char** argv) {
             continue;
         }
         if (!has_value) {
-            if (i + 1 >= argc) return "--" + flag->name + " needs a value (" + flag->value_name + ")";
+            if (i + 1 >= argc)
+                return "--" + flag->name + " needs a value (" + flag->value_name + ")";
             value = argv[++i];
         }
         if (std::string why = flag->set(value); !why.empty()) {

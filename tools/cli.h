@@ -19,11 +19,12 @@ bool parse_duration(std::string_view text, core::Nanos& out);
 bool parse_uint(std::string_view text, std::uint64_t& out);
 
 class Flags {
-public:
+  public:
     // Returns "" when the value is accepted, else why not.
     using Setter = std::function<std::string(std::string_view value)>;
 
-    Flags(std::string program, std::string summary) : program_(std::move(program)), summary_(std::move(summary)) {}
+    Flags(std::string program, std::string summary)
+        : program_(std::move(program)), summary_(std::move(summary)) {}
 
     // A flag that takes a value.
     void add(std::string name, std::string value_name, std::string help, Setter set);
@@ -36,14 +37,14 @@ public:
     std::string parse(int argc, char** argv);
     std::string usage() const;
 
-private:
+  private:
     struct Flag {
         std::string name;        // without the leading dashes
         std::string value_name;  // empty: a switch
         std::string help;
         Setter set;
         std::function<void()> on;
-        std::string section;     // non-empty: a heading before this flag
+        std::string section;  // non-empty: a heading before this flag
     };
     const Flag* find(std::string_view name) const;
 

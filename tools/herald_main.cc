@@ -86,32 +86,38 @@ int main(int argc, char** argv) {
     bool version = false;
 
     Flags flags("herald", kSummary);
-    flags.add("listen", "HOST:PORT", "address to serve WebSocket on (default 127.0.0.1:1234;\n"
+    flags.add("listen", "HOST:PORT",
+              "address to serve WebSocket on (default 127.0.0.1:1234;\n"
               "port 0 picks a free port, shown in the listening line)",
               [&](std::string_view v) {
                   listen = v;
                   return std::string();
               });
     flags.section("Limits (each breach has a defined answer, see docs/PROTOCOL.md)");
-    flags.add("max-message", "BYTES", "largest message a client may send (default 1MiB);\n"
+    flags.add("max-message", "BYTES",
+              "largest message a client may send (default 1MiB);\n"
               "larger ones close the connection with 1009",
               size_flag(max_message, 126, 1u << 30));
-    flags.add("max-backpressure", "BYTES", "unsent bytes one connection may owe (default 1MiB);\n"
+    flags.add("max-backpressure", "BYTES",
+              "unsent bytes one connection may owe (default 1MiB);\n"
               "beyond it the connection is closed with 1008",
               size_flag(max_backpressure, 1024, 1u << 30));
     flags.add("max-group-id", "BYTES", "longest group id (default 128)",
               uint_flag(options.max_group_id, 1, 1u << 20));
     flags.add("max-groups-per-conn", "N", "groups one connection may join (default 1024)",
               uint_flag(options.max_groups_per_conn, 1, 1u << 20));
-    flags.add("max-conns", "N", "connections this process accepts (default: what the open-file\n"
+    flags.add("max-conns", "N",
+              "connections this process accepts (default: what the open-file\n"
               "limit allows); further ones are closed at once",
               uint_flag(options.max_conns, 1, 1u << 20));
-    flags.add("max-errors", "N", "failed commands a connection may send within 10 s before it\n"
+    flags.add("max-errors", "N",
+              "failed commands a connection may send within 10 s before it\n"
               "is closed with 1008 (default 32)",
               uint_flag(options.max_errors, 1, 65535));
     flags.add("handshake-timeout", "DURATION", "time allowed for the HTTP upgrade (default 10s)",
               duration_flag(options.handshake_timeout));
-    flags.add("close-timeout", "DURATION", "time allowed for a closing handshake before the\n"
+    flags.add("close-timeout", "DURATION",
+              "time allowed for a closing handshake before the\n"
               "socket is dropped (default 1s)",
               duration_flag(options.close_timeout));
     flags.section("io_uring");

@@ -1,7 +1,6 @@
 // Fan-out: every member gets each message exactly once, non-members get nothing, and a
 // closed connection leaves its groups.
 #include <gtest/gtest.h>
-
 #include <unistd.h>
 
 #include <chrono>

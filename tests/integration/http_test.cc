@@ -1,7 +1,6 @@
 // The HTTP side against the real server: every malformed or unusual request gets its status,
 // and the server keeps serving WebSocket clients.
 #include <gtest/gtest.h>
-
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -22,9 +21,11 @@ std::string status_line(const std::string& response) {
 }
 
 class Http : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override { ASSERT_TRUE(herald_.ok()) << herald_.stderr_text(); }
-    std::string Exchange(std::string_view request) { return http_exchange(herald_.port(), request); }
+    std::string Exchange(std::string_view request) {
+        return http_exchange(herald_.port(), request);
+    }
     void ExpectWebSocketStillServed() {
         auto ws = WsClient::connect(herald_.port());
         ASSERT_TRUE(ws);

@@ -22,8 +22,8 @@ TEST(SeedScenario, SenderInGroupReceivesItsOwnMessage) {
 TEST(SeedScenario, ListeningLineNamesTheAddress) {
     HeraldProcess herald;
     ASSERT_TRUE(herald.ok()) << herald.stderr_text();
-    EXPECT_EQ(herald.listening_line(), "herald listening on ws://127.0.0.1:" +
-                                           std::to_string(herald.port()));
+    EXPECT_EQ(herald.listening_line(),
+              "herald listening on ws://127.0.0.1:" + std::to_string(herald.port()));
 }
 
 TEST(SeedScenario, IntegerGroupIdIsTheSameGroupAsItsString) {
@@ -46,7 +46,8 @@ TEST(SeedScenario, MessageIsJsonDecodedBeforeDelivery) {
     auto ws = WsClient::connect(herald.port());
     ASSERT_TRUE(ws);
     ws->add_group("g");
-    ws->send_text(R"({"cmd":"send_to_group","group_id":"g","message":"a\"b\\c\n\u00e9\ud83d\ude00"})");
+    ws->send_text(
+        R"({"cmd":"send_to_group","group_id":"g","message":"a\"b\\c\n\u00e9\ud83d\ude00"})");
     EXPECT_EQ(ws->read_text(), "a\"b\\c\n\xC3\xA9\xF0\x9F\x98\x80");
 }
 

@@ -13,7 +13,7 @@ namespace herald::test {
 const char* herald_binary();
 
 class HeraldProcess {
-public:
+  public:
     // Starts `herald --listen 127.0.0.1:0 <args>` and waits (up to 10 s) for its
     // "herald listening on ws://HOST:PORT" line. ok() says whether it came.
     explicit HeraldProcess(const std::vector<std::string>& args = {});
@@ -36,7 +36,7 @@ public:
     // Resident set size in bytes (/proc/PID/status VmRSS).
     long rss_bytes() const;
 
-private:
+  private:
     pid_t pid_ = -1;
     std::uint16_t port_ = 0;
     int stdout_fd_ = -1;

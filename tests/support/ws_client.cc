@@ -21,7 +21,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 int remaining_ms(Clock::time_point deadline) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
     return static_cast<int>(std::max<long long>(0, left.count()));
 }
 
@@ -103,11 +104,13 @@ std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, std::string* err
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     std::size_t end = std::string::npos;
     while ((end = client->buffer_.find("\r\n\r\n")) == std::string::npos) {
-        if (!client->fill(remaining_ms(deadline))) return fail("no 101 response: " + client->buffer_);
+        if (!client->fill(remaining_ms(deadline)))
+            return fail("no 101 response: " + client->buffer_);
     }
     client->response_ = client->buffer_.substr(0, end + 4);
     client->buffer_.erase(0, end + 4);
-    if (!client->response_.starts_with("HTTP/1.1 101")) return fail("not 101: " + client->response_);
+    if (!client->response_.starts_with("HTTP/1.1 101"))
+        return fail("not 101: " + client->response_);
     if (client->response_header("sec-websocket-accept") != "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") {
         return fail("bad Sec-WebSocket-Accept: " + client->response_);
     }
@@ -138,7 +141,8 @@ bool WsClient::send_frame(net::Opcode opcode, std::string_view payload, bool fin
     std::uint8_t header[net::kMaxClientHeader];
     std::uint8_t mask[4];
     for (auto& m : mask) m = static_cast<std::uint8_t>(rng());
-    std::size_t header_len = net::encode_client_header(header, opcode, payload.size(), mask, fin, rsv);
+    std::size_t header_len =
+        net::encode_client_header(header, opcode, payload.size(), mask, fin, rsv);
     std::string wire(payload);
     if (masked) {
         core::unmask(reinterpret_cast<std::uint8_t*>(wire.data()), wire.size(), mask);
@@ -160,7 +164,9 @@ bool WsClient::send_close(std::uint16_t code, std::string_view reason) {
     return send_frame(net::Opcode::kClose, body);
 }
 
-bool WsClient::send_raw(std::string_view bytes) { return write_all(fd_, bytes.data(), bytes.size()); }
+bool WsClient::send_raw(std::string_view bytes) {
+    return write_all(fd_, bytes.data(), bytes.size());
+}
 
 bool WsClient::fill(int timeout_ms) {
     pollfd p{fd_, POLLIN, 0};
@@ -183,7 +189,8 @@ std::optional<Frame> WsClient::read_frame(int timeout_ms) {
         net::FrameHeader h;
         const auto status = net::parse_header(reinterpret_cast<const std::uint8_t*>(buffer_.data()),
                                               buffer_.size(), h);
-        if (status == net::HeaderStatus::kBadLength || (status == net::HeaderStatus::kOk && h.masked)) {
+        if (status == net::HeaderStatus::kBadLength ||
+            (status == net::HeaderStatus::kOk && h.masked)) {
             return std::nullopt;  // servers never mask
         }
         if (status == net::HeaderStatus::kOk && buffer_.size() >= h.header_size + h.payload_size) {

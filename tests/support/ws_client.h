@@ -29,7 +29,7 @@ int tcp_connect(std::uint16_t port, const char* host = "127.0.0.1");
 std::string http_exchange(std::uint16_t port, std::string_view request, int timeout_ms = 3000);
 
 class WsClient {
-public:
+  public:
     // Connects and upgrades. nullptr on failure, with the reason in *error.
     static std::unique_ptr<WsClient> connect(std::uint16_t port, std::string* error = nullptr,
                                              std::string_view path = "/");
@@ -71,13 +71,13 @@ public:
 
     void close_socket();
 
-private:
+  private:
     explicit WsClient(int fd) : fd_(fd) {}
     bool fill(int timeout_ms);
 
     int fd_;
-    std::string response_;   // the 101 response head
-    std::string buffer_;     // received, not yet parsed
+    std::string response_;     // the 101 response head
+    std::string buffer_;       // received, not yet parsed
     std::vector<Frame> held_;  // frames read by sync() for later read_frame() calls
 };
 
