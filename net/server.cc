@@ -108,16 +108,17 @@ std::string Server::run() {
     arm_accept();
     arm_timer();
     if (signal_fd_ >= 0) arm_signals();
+    if (relay_ != nullptr) arm_wake();
     while (true) {
         now_ = core::now_ns();
         if (stop_requested_ && !stopping_) begin_shutdown();
         if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
+        if (relay_ != nullptr) relay_->poll(*this);
         flush();
+        if (relay_ != nullptr) relay_->flush();
         if (!poll_mode_) uring_.publish_buffers();
         int err = 0;
-        if (!uring_.submit_and_wait(err)) {
-            return std::string("io_uring_enter failed: ") + std::strerror(err);
-        }
+        if (!wait_for_work(err)) return std::string("io_uring_enter failed: ") + std::strerror(err);
         now_ = core::now_ns();
         io_uring* ring = uring_.ring();
         io_uring_cqe* cqe = nullptr;
@@ -132,6 +133,26 @@ std::string Server::run() {
     return "";
 }
 
+// Submits this pass's operations and returns when there is something to do. Alone, that is one
+// io_uring_submit_and_wait. With other processes publishing into shared memory it first checks
+// for ready completions without blocking, then spins on the rings for relay->spin_ns() (a
+// sleeping reader costs the publisher a wake-up of tens of microseconds), then sleeps until a
+// completion or the eventfd read wakes it.
+bool Server::wait_for_work(int& error) {
+    if (relay_ == nullptr) return uring_.submit_and_wait(error);
+    if (!uring_.submit(error)) return false;
+    if (io_uring_cq_ready(uring_.ring()) > 0) return true;
+    const core::Nanos until = core::now_ns() + relay_->spin_ns();
+    while (core::now_ns() < until) {
+        if (relay_->pending()) return true;
+        __builtin_ia32_pause();
+    }
+    if (!relay_->prepare_to_sleep()) return true;
+    const bool ok = uring_.submit_and_wait(error);
+    relay_->woke();
+    return ok;
+}
+
 void Server::handle_completion(const io_uring_cqe& cqe) {
     const Op op = op_of(cqe.user_data);
     switch (op) {
@@ -141,8 +162,9 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
             return on_timer();
         case Op::kSignal:
             return on_signal();
-        case Op::kNone:
         case Op::kWake:
+            return arm_wake();
+        case Op::kNone:
             return;
         default:
             break;
@@ -240,6 +262,13 @@ void Server::arm_signals() {
 }
 
 void Server::on_signal() { stop_requested_ = true; }
+
+void Server::arm_wake() {
+    if (stopping_) return;
+    io_uring_sqe* sqe = uring_.sqe();
+    io_uring_prep_read(sqe, relay_->wake_fd(), &wake_value_, sizeof wake_value_, 0);
+    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kWake, 0, 0));
+}
 
 // Stops accepting, sends 1001 to every open connection and gives the closing handshakes
 // close_timeout (plus a tick) before the loop gives up on the stragglers.

@@ -28,6 +28,7 @@
 #include "core/slab.h"
 #include "net/command.h"
 #include "net/connection.h"
+#include "net/relay.h"
 #include "net/server_options.h"
 #include "net/uring.h"
 #include "net/user_data.h"
@@ -63,6 +64,14 @@ class Server {
 
     // Delivers `message` as a text frame to this worker's members of `group`.
     void deliver(std::string_view group, std::span<const std::uint8_t> message);
+    // Delivers an already encoded frame (the caller keeps its reference): events from other
+    // processes.
+    void deliver_frame(std::string_view group, core::Block* frame);
+    bool has_members(std::string_view group) const { return !groups_.members(group).empty(); }
+    core::BlockPool& pool() noexcept { return pool_; }
+
+    // Links this worker to the other processes (before run()); null: single process.
+    void set_relay(Relay* relay) noexcept { relay_ = relay; }
 
     // Replaces what GET /stats answers (the multi-process master renders every worker's).
     void set_stats_renderer(std::function<std::string()> renderer) {
@@ -78,6 +87,8 @@ class Server {
     void arm_accept();
     void arm_timer();
     void arm_signals();
+    void arm_wake();
+    bool wait_for_work(int& error);
     void handle_completion(const io_uring_cqe& cqe);
     void on_accept(int res, bool more);
     void on_timer();
@@ -125,6 +136,7 @@ class Server {
 
     ServerOptions options_;
     std::unique_ptr<WorkerStats> own_stats_;
+    Relay* relay_ = nullptr;
     WorkerStats* stats_;
     Uring uring_;
     int listen_fd_ = -1;
@@ -162,6 +174,7 @@ class Server {
 
     __kernel_timespec tick_{};
     signalfd_siginfo signal_info_{};
+    std::uint64_t wake_value_ = 0;                 // target of the eventfd read
     std::unique_ptr<std::uint8_t[]> poll_buffer_;  // poll mode: one receive buffer for all
     std::function<std::string()> stats_renderer_;
 };

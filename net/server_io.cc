@@ -200,7 +200,11 @@ void Server::abort(Connection& c, std::uint32_t slot, bool reset) {
 }
 
 void Server::leave_groups(std::uint32_t slot) {
-    groups_.leave_all(slot);
+    if (relay_ != nullptr) {
+        groups_.leave_all(slot, [this](std::string_view group) { relay_->interest(group, false); });
+    } else {
+        groups_.leave_all(slot);
+    }
     stats_->groups.set(groups_.group_count());
     stats_->memberships.set(groups_.membership_count());
 }

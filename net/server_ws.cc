@@ -6,6 +6,7 @@
 
 #include "net/http_handshake.h"
 #include "net/server.h"
+#include "net/stats_json.h"
 #include "net/ws_frame.h"
 
 namespace herald::net {
@@ -151,16 +152,26 @@ bool Server::on_command(Connection& c, std::uint32_t slot, std::span<const std::
             if (joined == core::GroupTable::JoinResult::kTooManyGroups) {
                 return send_error(c, slot, ErrorCode::kTooManyGroups);
             }
+            if (joined == core::GroupTable::JoinResult::kJoinedNewGroup && relay_ != nullptr) {
+                relay_->interest(cmd.group_id, true);
+            }
             break;
         }
         case CommandKind::kLeaveGroup:
-            groups_.leave(slot, cmd.group_id);
+            if (groups_.leave(slot, cmd.group_id) ==
+                    core::GroupTable::LeaveResult::kLeftGroupRemoved &&
+                relay_ != nullptr) {
+                relay_->interest(cmd.group_id, false);
+            }
             break;
-        case CommandKind::kSendToGroup:
+        case CommandKind::kSendToGroup: {
             stats_->publishes.add();
-            deliver(cmd.group_id, {reinterpret_cast<const std::uint8_t*>(cmd.message.data()),
-                                   cmd.message.size()});
+            const std::span<const std::uint8_t> message{
+                reinterpret_cast<const std::uint8_t*>(cmd.message.data()), cmd.message.size()};
+            deliver(cmd.group_id, message);
+            if (relay_ != nullptr) relay_->publish(cmd.group_id, message);
             break;
+        }
     }
     stats_->groups.set(groups_.group_count());
     stats_->memberships.set(groups_.membership_count());
@@ -199,6 +210,12 @@ void Server::begin_close(Connection& c, std::uint32_t slot, std::uint16_t code,
     set_deadline(c, slot, now_ + options_.close_timeout);
 }
 
+void Server::deliver_frame(std::string_view group, core::Block* frame) {
+    stats_->remote_publishes.add();
+    const std::span<const std::uint32_t> members = groups_.members(group);
+    if (!members.empty()) fan_out(members, frame);
+}
+
 void Server::deliver(std::string_view group, std::span<const std::uint8_t> message) {
     const std::span<const std::uint32_t> members = groups_.members(group);
     if (members.empty()) return;
@@ -228,15 +245,8 @@ void Server::fan_out(std::span<const std::uint32_t> members, core::Block* frame)
 }
 
 std::string Server::render_own_stats() const {
-    std::string json = "{\"worker\":" + std::to_string(options_.worker_id);
-    for_each_counter(*stats_, [&](const char* name, const core::Counter& counter) {
-        json += ",\"";
-        json += name;
-        json += "\":";
-        json += std::to_string(counter.get());
-    });
-    json += "}\n";
-    return json;
+    const StatsEntry self{options_.worker_id, stats_, {}};
+    return render_stats_json({&self, 1});
 }
 
 }  // namespace herald::net

@@ -133,6 +133,13 @@ bool Uring::submit_and_wait(int& error) {
     return false;
 }
 
+bool Uring::submit(int& error) {
+    const int ret = io_uring_submit_and_get_events(&ring_);
+    if (ret >= 0 || ret == -EINTR || ret == -EAGAIN || ret == -EBUSY) return true;
+    error = -ret;
+    return false;
+}
+
 int Uring::register_file(unsigned slot, int fd) noexcept {
     const int ret = io_uring_register_files_update(&ring_, slot, &fd, 1);
     return ret < 0 ? ret : 0;

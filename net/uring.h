@@ -32,6 +32,8 @@ class Uring {
     // An SQE, submitting pending ones first if the queue is full. Never null.
     io_uring_sqe* sqe();
 
+    // Submits what is queued and collects completions without waiting.
+    bool submit(int& error);
     // Submits what is queued and waits until at least one completion is ready.
     // Returns false on an unexpected error (errno in `error`), true otherwise (EINTR included).
     bool submit_and_wait(int& error);

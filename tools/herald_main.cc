@@ -1,10 +1,12 @@
 // herald: the WebSocket group broadcaster's executable (flags, start-up, the worker loop).
 #include <signal.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <string>
 
+#include "channel/master.h"
 #include "net/server.h"
 #include "tools/cli.h"
 
@@ -26,6 +28,8 @@ constexpr const char* kSummary =
     "A failed command is answered with {\"error\":\"<code>\",\"detail\":\"...\"}; see "
     "docs/PROTOCOL.md.\n"
     "GET /stats on the same port answers JSON counters (docs/OPERATIONS.md).\n"
+    "With --workers N > 1 a master process supervises N worker processes that share the port\n"
+    "(SO_REUSEPORT) and exchange send_to_group events through shared-memory rings.\n"
     "Prints `herald listening on ws://HOST:PORT` when ready; SIGINT/SIGTERM close every\n"
     "connection with 1001 and exit 0.";
 
@@ -78,6 +82,9 @@ void raise_open_file_limit() {
 
 int main(int argc, char** argv) {
     ServerOptions options;
+    herald::channel::MasterOptions master;
+    const auto cpus = static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN));
+    master.workers = cpus;
     std::string listen = "127.0.0.1:1234";
     std::uint64_t max_message = options.max_message;
     std::uint64_t max_backpressure = options.max_backpressure;
@@ -93,6 +100,34 @@ int main(int argc, char** argv) {
                   listen = v;
                   return std::string();
               });
+    flags.section("Processes");
+    flags.add("workers", "N",
+              "worker processes (default: one per online CPU); 1 runs a single\n"
+              "process without a master or shared memory",
+              uint_flag(master.workers, 1, 256));
+    flags.add_switch("pin", "pin worker i to CPU i (mod the CPU count)",
+                     [&] { master.pin = true; });
+    flags.add("ring-size", "BYTES", "shared-memory ring per worker, a power of two (default 4MiB)",
+              [&](std::string_view v) -> std::string {
+                  std::uint64_t n = 0;
+                  if (!herald::tools::parse_size(v, n) || n < 65536 || n > (1ull << 30) ||
+                      (n & (n - 1)) != 0) {
+                      return "expected a power of two from 64KiB to 1GiB";
+                  }
+                  master.ring_size = n;
+                  return "";
+              });
+    flags.add("spin", "DURATION",
+              "how long an idle worker polls the rings before it sleeps\n"
+              "(default 5us; 0 sleeps at once)",
+              [&](std::string_view v) -> std::string {
+                  Nanos n = 0;
+                  if (!herald::tools::parse_duration(v, n) || n > herald::core::kSecond) {
+                      return "expected a duration up to 1s, such as 5us";
+                  }
+                  master.relay.spin = n;
+                  return "";
+              });
     flags.section("Limits (each breach has a defined answer, see docs/PROTOCOL.md)");
     flags.add("max-message", "BYTES",
               "largest message a client may send (default 1MiB);\n"
@@ -103,7 +138,7 @@ int main(int argc, char** argv) {
               "beyond it the connection is closed with 1008",
               size_flag(max_backpressure, 1024, 1u << 30));
     flags.add("max-group-id", "BYTES", "longest group id (default 128)",
-              uint_flag(options.max_group_id, 1, 1u << 20));
+              uint_flag(options.max_group_id, 1, 65535));
     flags.add("max-groups-per-conn", "N", "groups one connection may join (default 1024)",
               uint_flag(options.max_groups_per_conn, 1, 1u << 20));
     flags.add("max-conns", "N",
@@ -175,6 +210,20 @@ int main(int argc, char** argv) {
 
     raise_open_file_limit();
     signal(SIGPIPE, SIG_IGN);
+    if (master.workers > 1) {
+        if (master.workers > cpus) {
+            std::fprintf(stderr, "herald: note: %u workers on %u CPUs: workers will share cores\n",
+                         master.workers, cpus);
+        }
+        if (master.ring_size / 4 < 2 * options.max_group_id) {
+            std::fprintf(stderr, "herald: --ring-size is too small for --max-group-id\n");
+            return 2;
+        }
+        master.server = options;
+        // Room for a few of the largest messages while a reader catches up.
+        master.relay.overflow_limit = std::max(master.ring_size, 4 * options.max_message);
+        return herald::channel::run_master(master);
+    }
     herald::net::Server server(options);
     auto bound = server.start();
     if (!bound) {

@@ -18,13 +18,6 @@
 namespace herald::test {
 namespace {
 
-std::uint64_t stat_value(std::uint16_t port, const std::string& name) {
-    const std::string s = http_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
-    const auto at = s.find("\"" + name + "\":");
-    if (at == std::string::npos) return 0;
-    return std::stoull(s.substr(at + name.size() + 3));
-}
-
 TEST(Backpressure, SlowReaderIsClosedWhileOthersGetEverything) {
     HeraldProcess herald;
     ASSERT_TRUE(herald.ok());
@@ -72,7 +65,7 @@ TEST(Backpressure, SlowReaderIsClosedWhileOthersGetEverything) {
     }
     for (auto& t : readers) t.join();
     for (int r : received) EXPECT_EQ(r, kMessages);
-    EXPECT_EQ(stat_value(herald.port(), "closes_backpressure"), 1u);
+    EXPECT_EQ(stats_total(herald.port(), "closes_backpressure"), 1u);
     EXPECT_TRUE(slow->wait_eof(5000)) << "the slow reader's connection is ended";
 }
 

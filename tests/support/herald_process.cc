@@ -11,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/ws_client.h"
+
 namespace herald::test {
 namespace {
 
@@ -146,6 +148,15 @@ long HeraldProcess::rss_bytes() const {
         }
     }
     return -1;
+}
+
+std::uint64_t stats_total(std::uint16_t port, const std::string& name) {
+    const std::string s = http_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+    const auto totals = s.find("\"totals\":{");
+    if (totals == std::string::npos) return 0;
+    const auto at = s.find("\"" + name + "\":", totals);
+    if (at == std::string::npos) return 0;
+    return std::stoull(s.substr(at + name.size() + 3));
 }
 
 RunResult run_program(const std::vector<std::string>& argv, int timeout_ms) {

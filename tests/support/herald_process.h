@@ -45,6 +45,9 @@ class HeraldProcess {
     std::string stderr_;
 };
 
+// The value of counter `name` in the "totals" of GET /stats (0 when absent).
+std::uint64_t stats_total(std::uint16_t port, const std::string& name);
+
 // Runs `argv` to completion (timeout 10 s); returns the exit status (or -1) and the output.
 struct RunResult {
     int status = -1;  // WEXITSTATUS, or 128 + signal, or -1 on timeout

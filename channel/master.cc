@@ -1,0 +1,316 @@
+#include "channel/master.h"
+
+#include <liburing.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "net/server.h"
+#include "net/stats_json.h"
+
+namespace herald::channel {
+namespace {
+
+// Reserves the port for the workers' SO_REUSEPORT listeners: first a plain bind (fails when
+// anyone else holds the port, even with SO_REUSEPORT), then a SO_REUSEPORT bind that stays open
+// so the port stays ours while workers restart. Returns the reservation socket.
+core::Result<int> reserve_port(net::Endpoint& endpoint) {
+    net::Endpoint probe = endpoint;
+    auto plain = net::listen_on(probe, net::ListenOptions{.reuse_port = false, .backlog = 1});
+    if (!plain) return plain;
+    close(*plain);
+    endpoint = probe;  // port 0 resolved
+    const int fd = socket(endpoint.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    const int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    if (bind(fd, reinterpret_cast<const sockaddr*>(&endpoint.addr), endpoint.addr_len) != 0) {
+        const int err = errno;
+        close(fd);
+        return core::Error{"cannot reserve " + endpoint.to_string() + ": " + std::strerror(err)};
+    }
+    return fd;
+}
+
+// The multi-worker /stats: every worker's counters from shared memory, with its ring lag and
+// ring drops as a reader of the others' rings.
+std::string render_region_stats(const ShmRegion& region) {
+    std::vector<net::StatsEntry> entries;
+    for (std::uint32_t w = 0; w < region.processes(); ++w) {
+        const ProcessSlot& slot = region.process(w);
+        net::StatsEntry e{w, &slot.stats, {}};
+        std::uint64_t drops = 0;
+        std::string lag = ",\"ring_lag\":{";
+        bool first = true;
+        for (std::uint32_t p = 0; p < region.processes(); ++p) {
+            if (p == w) continue;
+            const ShmRing ring = region.ring(p);
+            drops += ring.reader(w).drops.load(std::memory_order_relaxed);
+            lag += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(ring.lag(w));
+            first = false;
+        }
+        e.extra = ",\"ready\":" + std::to_string(slot.ready.load(std::memory_order_relaxed)) +
+                  ",\"restarts\":" + std::to_string(slot.restarts.load(std::memory_order_relaxed)) +
+                  lag + "},\"ring_drops\":" + std::to_string(drops);
+        entries.push_back(std::move(e));
+    }
+    return net::render_stats_json(entries);
+}
+
+class Master {
+  public:
+    explicit Master(const MasterOptions& options) : options_(options) {}
+    int run();
+
+  private:
+    struct Worker {
+        pid_t pid = -1;
+        core::Nanos started = 0;
+        core::Nanos restart_at = 0;  // 0: not waiting for a restart
+        unsigned quick_deaths = 0;   // deaths within 5 s of starting, in a row
+    };
+
+    std::string prepare();
+    pid_t spawn(std::uint32_t index);
+    [[noreturn]] void worker_main(std::uint32_t index);
+    bool wait_ready(std::uint32_t index);
+    void reap(bool& any_died);
+    void stop_all();
+
+    MasterOptions options_;
+    net::Endpoint endpoint_;
+    int reservation_fd_ = -1;
+    int signal_fd_ = -1;
+    ShmRegion region_;
+    std::vector<int> wake_fds_;
+    std::vector<Worker> workers_;
+    bool stopping_ = false;
+};
+
+std::string Master::prepare() {
+    endpoint_ = options_.server.listen;
+    auto reserved = reserve_port(endpoint_);
+    if (!reserved) return reserved.error();
+    reservation_fd_ = *reserved;
+
+    // Probe io_uring here, so a blocked io_uring is reported once, not by every worker.
+    io_uring probe{};
+    if (const int ret = io_uring_queue_init(2, &probe, 0); ret != 0) {
+        net::Uring uring;
+        return uring.init(net::UringConfig{.entries = 2});
+    }
+    io_uring_queue_exit(&probe);
+
+    auto region = ShmRegion::create(options_.workers, options_.ring_size);
+    if (!region) return region.error();
+    region_ = std::move(region.value());
+    for (unsigned i = 0; i < options_.workers; ++i) {
+        const int fd = eventfd(0, EFD_CLOEXEC);
+        if (fd < 0) return std::string("cannot create an eventfd: ") + std::strerror(errno);
+        wake_fds_.push_back(fd);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, nullptr);
+    signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
+    workers_.resize(options_.workers);
+    return "";
+}
+
+pid_t Master::spawn(std::uint32_t index) {
+    ProcessSlot& slot = region_.process(index);
+    slot.ready.store(0, std::memory_order_relaxed);
+    // The previous incarnation's reader slots no longer hold the writers back.
+    for (std::uint32_t p = 0; p < region_.processes(); ++p) {
+        if (p != index) region_.ring(p).detach(index);
+    }
+    const pid_t pid = fork();
+    if (pid == 0) worker_main(index);
+    if (pid > 0) {
+        slot.pid.store(pid, std::memory_order_relaxed);
+        workers_[index].pid = pid;
+        workers_[index].started = core::now_ns();
+        workers_[index].restart_at = 0;
+    }
+    return pid;
+}
+
+void Master::worker_main(std::uint32_t index) {
+    close(signal_fd_);
+    close(reservation_fd_);
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_UNBLOCK, &set, nullptr);
+    if (options_.pin) {
+        cpu_set_t cpus;
+        CPU_ZERO(&cpus);
+        CPU_SET(index % static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)), &cpus);
+        sched_setaffinity(0, sizeof cpus, &cpus);
+    }
+    net::ServerOptions server_options = options_.server;
+    server_options.listen = endpoint_;
+    server_options.reuse_port = true;
+    server_options.worker_id = index;
+    ProcessSlot& slot = region_.process(index);
+    int code = 0;
+    {
+        net::Server server(server_options, &slot.stats);
+        auto bound = server.start();
+        if (!bound) {
+            std::fprintf(stderr, "herald: worker %u: %s\n", index, bound.error().c_str());
+            std::fflush(stderr);
+            _exit(1);
+        }
+        ShmRelay relay(region_, index, wake_fds_, options_.relay);
+        relay.attach();
+        server.set_relay(&relay);
+        server.set_stats_renderer([this] { return render_region_stats(region_); });
+        slot.ready.store(1, std::memory_order_release);
+        if (std::string err = server.run(); !err.empty()) {
+            std::fprintf(stderr, "herald: worker %u: %s\n", index, err.c_str());
+            code = 1;
+        }
+        server.set_relay(nullptr);
+    }
+    std::fflush(stderr);
+    _exit(code);
+}
+
+bool Master::wait_ready(std::uint32_t index) {
+    const core::Nanos deadline = core::now_ns() + 10 * core::kSecond;
+    while (core::now_ns() < deadline) {
+        if (region_.process(index).ready.load(std::memory_order_acquire) == 1) return true;
+        int status = 0;
+        if (waitpid(workers_[index].pid, &status, WNOHANG) == workers_[index].pid) {
+            workers_[index].pid = -1;
+            return false;
+        }
+        usleep(1000);
+    }
+    return false;
+}
+
+void Master::reap(bool& any_died) {
+    int status = 0;
+    pid_t pid;
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (std::uint32_t i = 0; i < workers_.size(); ++i) {
+            Worker& w = workers_[i];
+            if (w.pid != pid) continue;
+            any_died = true;
+            w.pid = -1;
+            if (stopping_) continue;
+            const core::Nanos now = core::now_ns();
+            w.quick_deaths = now - w.started < 5 * core::kSecond ? w.quick_deaths + 1 : 0;
+            // The first restart is immediate; a crash loop backs off 0.1 s, 0.2 s ... 5 s.
+            core::Nanos delay = 0;
+            if (w.quick_deaths > 1) {
+                delay = std::min<core::Nanos>(
+                    100 * core::kMillisecond << std::min(w.quick_deaths - 2, 6u),
+                    options_.restart_backoff_max);
+            }
+            w.restart_at = now + delay + 1;
+            for (std::uint32_t p = 0; p < region_.processes(); ++p) {
+                if (p != i) region_.ring(p).detach(i);
+            }
+            char why[64];
+            if (WIFSIGNALED(status)) {
+                std::snprintf(why, sizeof why, "killed by signal %d", WTERMSIG(status));
+            } else {
+                std::snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
+            }
+            std::fprintf(stderr, "herald: worker %u (pid %d) %s; restarting in %.2f s\n", i, pid,
+                         why, static_cast<double>(delay) / 1e9);
+        }
+    }
+}
+
+void Master::stop_all() {
+    stopping_ = true;
+    for (const Worker& w : workers_) {
+        if (w.pid > 0) kill(w.pid, SIGTERM);
+    }
+    const core::Nanos deadline =
+        core::now_ns() + options_.server.close_timeout + 500 * core::kMillisecond;
+    while (core::now_ns() < deadline) {
+        bool any = false;
+        reap(any);
+        bool alive = false;
+        for (const Worker& w : workers_) alive = alive || w.pid > 0;
+        if (!alive) return;
+        usleep(2000);
+    }
+    for (const Worker& w : workers_) {
+        if (w.pid > 0) kill(w.pid, SIGKILL);
+    }
+    while (waitpid(-1, nullptr, 0) > 0) {
+    }
+}
+
+int Master::run() {
+    if (std::string err = prepare(); !err.empty()) {
+        std::fprintf(stderr, "herald: %s\n", err.c_str());
+        return 1;
+    }
+    for (std::uint32_t i = 0; i < options_.workers; ++i) {
+        if (spawn(i) < 0 || !wait_ready(i)) {
+            stop_all();
+            return 1;  // the worker printed why
+        }
+    }
+    std::printf("herald listening on ws://%s\n", endpoint_.to_string().c_str());
+    std::fflush(stdout);
+
+    while (true) {
+        // Sleep until a signal or the next restart is due.
+        core::Nanos next = 0;
+        for (const Worker& w : workers_) {
+            if (w.restart_at != 0 && (next == 0 || w.restart_at < next)) next = w.restart_at;
+        }
+        int timeout_ms = -1;
+        if (next != 0) {
+            timeout_ms =
+                static_cast<int>(std::max<core::Nanos>(0, next - core::now_ns()) / 1'000'000);
+        }
+        pollfd p{signal_fd_, POLLIN, 0};
+        poll(&p, 1, timeout_ms);
+        if ((p.revents & POLLIN) != 0) {
+            signalfd_siginfo info{};
+            if (read(signal_fd_, &info, sizeof info) == sizeof info &&
+                (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM)) {
+                stop_all();
+                return 0;
+            }
+        }
+        bool died = false;
+        reap(died);
+        const core::Nanos now = core::now_ns();
+        for (std::uint32_t i = 0; i < workers_.size(); ++i) {
+            Worker& w = workers_[i];
+            if (w.restart_at == 0 || w.restart_at > now) continue;
+            region_.process(i).restarts.fetch_add(1, std::memory_order_relaxed);
+            if (spawn(i) < 0) w.restart_at = now + 100 * core::kMillisecond;
+        }
+    }
+}
+
+}  // namespace
+
+int run_master(const MasterOptions& options) { return Master(options).run(); }
+
+}  // namespace herald::channel

@@ -1,0 +1,61 @@
+// The one shared-memory region of a multi-process herald host: per-process counters and one
+// ring per writing process, created by the master before it forks.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "channel/shm_ring.h"
+#include "core/result.h"
+#include "net/worker_stats.h"
+
+namespace herald::channel {
+
+// Region layout (offsets from the start of the mapping; every block 64-byte aligned):
+//
+//  +0                    RegionHeader        magic, process count, ring capacity
+//  +64                   ProcessSlot[P]      counters and liveness of process p
+//  +64+P*sizeof(slot)    ring 0 ... ring P-1 ShmRing::footprint(capacity, P) bytes each
+//
+// Process p writes ring p and reads every other ring through its reader slot p (its own slot
+// in its own ring is never attached). P = workers (+ the hub, once there is one).
+struct alignas(kCacheLine) RegionHeader {
+    std::uint64_t magic;
+    std::uint32_t processes;
+    std::uint64_t ring_capacity;
+};
+
+struct alignas(kCacheLine) ProcessSlot {
+    net::WorkerStats stats;               // written by the process itself
+    std::atomic<std::uint32_t> ready;     // 1 once its loop is listening (set by the process)
+    std::atomic<std::uint32_t> restarts;  // times the master restarted it
+    std::atomic<std::int64_t> pid;        // set by the master at fork
+};
+
+class ShmRegion {
+  public:
+    // Creates and maps an anonymous shared region (memfd) for `processes` processes with rings
+    // of `ring_capacity` bytes (a power of two). Children inherit the mapping across fork.
+    static core::Result<ShmRegion> create(std::uint32_t processes, std::uint64_t ring_capacity);
+
+    ShmRegion() = default;
+    ShmRegion(ShmRegion&& other) noexcept;
+    ShmRegion& operator=(ShmRegion&& other) noexcept;
+    ~ShmRegion();
+
+    std::uint32_t processes() const noexcept { return header_->processes; }
+    ProcessSlot& process(std::uint32_t p) const noexcept { return slots_[p]; }
+    ShmRing ring(std::uint32_t p) const noexcept;
+    std::size_t size() const noexcept { return size_; }
+
+  private:
+    void* base_ = nullptr;
+    std::size_t size_ = 0;
+    RegionHeader* header_ = nullptr;
+    ProcessSlot* slots_ = nullptr;
+    std::size_t ring_stride_ = 0;
+    std::uint8_t* rings_ = nullptr;
+};
+
+}  // namespace herald::channel

@@ -1,0 +1,183 @@
+#include "channel/shm_relay.h"
+
+#include <sys/eventfd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "net/server.h"
+#include "net/ws_frame.h"
+
+namespace herald::channel {
+
+// Reads one record out of shared memory (copy), then acts on it only once the ring confirms it
+// was not overwritten meanwhile (commit).
+struct ShmRelay::Visitor {
+    ShmRelay& relay;
+    net::Server& server;
+    std::uint32_t from;                // the ring's writer
+    core::Block* frame = nullptr;      // a whole message's frame, built in copy()
+    bool complete_partial = false;     // commit() delivers partials_[from]
+    std::uint32_t partial_before = 0;  // partial fill before this chunk (for discard)
+
+    bool copy(const RecordHeader& h, std::span<const std::uint8_t> payload) {
+        frame = nullptr;
+        complete_partial = false;
+        if (h.type != kPublishRecord) return true;  // interest records are the hub's
+        Partial& partial = relay.partials_[from];
+        partial_before = partial.filled;
+        std::span<const std::uint8_t> part = payload;
+        if ((h.flags & kChunkFirst) != 0) {
+            PublishHeader ph;
+            if (payload.size() < sizeof ph) return false;
+            std::memcpy(&ph, payload.data(), sizeof ph);
+            if (ph.group_len > payload.size() - sizeof ph) return false;
+            relay.group_.assign(reinterpret_cast<const char*>(payload.data() + sizeof ph),
+                                ph.group_len);
+            part = payload.subspan(sizeof ph + ph.group_len);
+            if (h.flags == kWholeMessage) {
+                if (part.size() != ph.message_len) return false;
+                if (server.has_members(relay.group_)) {
+                    frame = net::make_frame(server.pool(), net::Opcode::kText, part);
+                }
+                return true;
+            }
+            // The first chunk of a large message: (re)start its reassembly.
+            if (partial.frame != nullptr) partial.frame->unref();
+            partial.frame = net::reserve_frame(server.pool(), ph.message_len);
+            partial.filled = 0;
+            partial.total = ph.message_len;
+            partial.group = relay.group_;
+            partial_before = 0;
+        }
+        if (partial.frame == nullptr || part.size() > partial.total - partial.filled) {
+            return false;  // a chunk without its start (lapped) or a wrong length
+        }
+        std::memcpy(partial.frame->data() + net::kMaxServerHeader + partial.filled, part.data(),
+                    part.size());
+        partial.filled += static_cast<std::uint32_t>(part.size());
+        if ((h.flags & kChunkLast) != 0) {
+            if (partial.filled != partial.total) return false;
+            complete_partial = true;
+        }
+        return true;
+    }
+
+    void commit() {
+        if (frame != nullptr) {
+            server.deliver_frame(relay.group_, frame);
+            frame->unref();
+            frame = nullptr;
+            return;
+        }
+        if (!complete_partial) return;
+        Partial& partial = relay.partials_[from];
+        net::finish_frame(partial.frame, net::Opcode::kText, partial.total);
+        server.deliver_frame(partial.group, partial.frame);
+        partial.frame->unref();
+        partial.frame = nullptr;
+        partial.filled = partial.total = 0;
+    }
+
+    void discard() {
+        if (frame != nullptr) frame->unref();
+        frame = nullptr;
+        relay.partials_[from].filled = partial_before;
+    }
+};
+
+ShmRelay::ShmRelay(const ShmRegion& region, std::uint32_t self, std::vector<int> wake_fds,
+                   const RelayOptions& options)
+    : self_(self),
+      wake_fds_(std::move(wake_fds)),
+      options_(options),
+      writer_(region.ring(self), options.overflow_limit),
+      readers_(region.processes()),
+      partials_(region.processes()) {
+    for (std::uint32_t p = 0; p < region.processes(); ++p) {
+        if (p == self) continue;
+        readers_[p] = RingReader(region.ring(p), self);
+        peers_.push_back(p);
+    }
+}
+
+ShmRelay::~ShmRelay() {
+    for (Partial& p : partials_) {
+        if (p.frame != nullptr) p.frame->unref();
+    }
+}
+
+void ShmRelay::attach() {
+    for (std::uint32_t p : peers_) readers_[p].attach();
+}
+
+void ShmRelay::publish(std::string_view group, std::span<const std::uint8_t> message) {
+    HERALD_ASSERT(group.size() <= UINT16_MAX);  // --max-group-id is at most 65535
+    const PublishHeader ph{static_cast<std::uint16_t>(group.size()), 0,
+                           static_cast<std::uint32_t>(message.size())};
+    prefix_.resize(sizeof ph + group.size());
+    std::memcpy(prefix_.data(), &ph, sizeof ph);
+    std::memcpy(prefix_.data() + sizeof ph, group.data(), group.size());
+    const std::span<const std::uint8_t> prefix{prefix_};
+    const std::size_t room = writer_.max_payload();
+    published_ = true;
+    if (prefix.size() + message.size() <= room) {
+        writer_.write(kPublishRecord, kWholeMessage, prefix, message);
+        return;
+    }
+    std::size_t sent = std::min(message.size(), room - prefix.size());
+    writer_.write(kPublishRecord, kChunkFirst, prefix, message.first(sent));
+    while (sent < message.size()) {
+        const std::size_t n = std::min(room, message.size() - sent);
+        const bool last = sent + n == message.size();
+        writer_.write(kPublishRecord, last ? kChunkLast : kChunkMiddle, message.subspan(sent, n));
+        sent += n;
+    }
+}
+
+// Nothing on this host reads interest yet: the hub (cross-host relay) will.
+void ShmRelay::interest(std::string_view, bool) {}
+
+bool ShmRelay::poll(net::Server& server) {
+    std::size_t done = 0;
+    for (std::uint32_t p : peers_) {
+        Visitor visitor{*this, server, p};
+        const std::size_t n = readers_[p].poll(visitor, options_.poll_budget);
+        // We freed space: a producer waiting for it gets woken.
+        if (n > 0 && readers_[p].take_waiting()) eventfd_write(wake_fds_[p], 1);
+        done += n;
+    }
+    return done > 0;
+}
+
+bool ShmRelay::pending() const {
+    return std::any_of(peers_.begin(), peers_.end(),
+                       [this](std::uint32_t p) { return readers_[p].pending(); });
+}
+
+void ShmRelay::flush() {
+    if (!writer_.idle()) {
+        writer_.flush();
+        published_ = true;
+    }
+    if (!published_) return;
+    published_ = false;
+    writer_.wake_sleepers([this](std::uint32_t reader) { eventfd_write(wake_fds_[reader], 1); });
+}
+
+bool ShmRelay::prepare_to_sleep() {
+    for (std::uint32_t p : peers_) {
+        // seq_cst: ordered before the tail loads in pending() (pairs with the producer's
+        // fence in wake_sleepers): either we see its record or it sees us asleep.
+        readers_[p].slot().sleeping.store(1, std::memory_order_seq_cst);
+    }
+    if (!pending()) return true;
+    woke();
+    return false;
+}
+
+void ShmRelay::woke() {
+    for (std::uint32_t p : peers_) readers_[p].slot().sleeping.store(0, std::memory_order_relaxed);
+}
+
+}  // namespace herald::channel

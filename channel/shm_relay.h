@@ -1,0 +1,95 @@
+// The worker's side of the shared-memory channel: publishes its send_to_group events into its
+// own ring and delivers what the other processes' rings carry to its local members.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "channel/shm_region.h"
+#include "core/block.h"
+#include "core/clock.h"
+#include "net/relay.h"
+
+namespace herald::channel {
+
+// Record types in the rings.
+enum RecordType : std::uint16_t {
+    kPublishRecord = 1,   // a send_to_group event (see PublishHeader)
+    kInterestRecord = 2,  // a group gained its first / lost its last local member (for the hub)
+};
+
+// Flags of a publish record: a message larger than one record travels as a run of chunks
+// (first, middle..., last) in its writer's ring; a whole message is first|last.
+enum PublishFlags : std::uint16_t {
+    kChunkMiddle = 0,
+    kChunkFirst = 1,
+    kChunkLast = 2,
+    kWholeMessage = kChunkFirst | kChunkLast,
+};
+
+// The payload of a whole message or a first chunk begins with this header, then the group id,
+// then (the start of) the message. Middle and last chunks carry message bytes only.
+//
+//  0       2       4               8
+//  +-------+-------+---------------+------------------+--------------------+
+//  | glen  | 0     | message_len   | group (glen B)   | message bytes ...  |
+//  +-------+-------+---------------+------------------+--------------------+
+struct PublishHeader {
+    std::uint16_t group_len;
+    std::uint16_t reserved;
+    std::uint32_t message_len;  // the whole message, across chunks
+};
+static_assert(sizeof(PublishHeader) == 8);
+
+struct RelayOptions {
+    core::Nanos spin = 5 * core::kMicrosecond;  // --spin: spin on the rings before sleeping
+    std::size_t overflow_limit = 4u << 20;      // bytes of records waiting for ring space
+    std::size_t poll_budget = 256;              // records per ring per loop pass
+};
+
+class ShmRelay final : public net::Relay {
+  public:
+    // Process `self` of `region`; wake_fds[p] is process p's eventfd.
+    ShmRelay(const ShmRegion& region, std::uint32_t self, std::vector<int> wake_fds,
+             const RelayOptions& options);
+    ~ShmRelay() override;
+    ShmRelay(const ShmRelay&) = delete;
+    ShmRelay& operator=(const ShmRelay&) = delete;
+
+    // Starts reading every other ring at its current tail.
+    void attach();
+
+    void publish(std::string_view group, std::span<const std::uint8_t> message) override;
+    void interest(std::string_view group, bool joined) override;
+    bool poll(net::Server& server) override;
+    bool pending() const override;
+    void flush() override;
+    bool prepare_to_sleep() override;
+    void woke() override;
+    int wake_fd() const override { return wake_fds_[self_]; }
+    std::int64_t spin_ns() const override { return options_.spin; }
+
+  private:
+    struct Visitor;
+    // A chunked message being reassembled from ring `r`.
+    struct Partial {
+        core::Block* frame = nullptr;  // reserve_frame()d for the whole message
+        std::uint32_t filled = 0;      // message bytes so far
+        std::uint32_t total = 0;
+        std::string group;
+    };
+
+    std::uint32_t self_;
+    std::vector<int> wake_fds_;
+    RelayOptions options_;
+    RingWriter writer_;
+    std::vector<RingReader> readers_;   // one per other process (index: process id)
+    std::vector<std::uint32_t> peers_;  // the process ids read, in order
+    std::vector<Partial> partials_;     // indexed by process id
+    std::string group_;                 // the current record's group id (reused)
+    std::vector<std::uint8_t> prefix_;  // PublishHeader + group id of the record being written
+    bool published_ = false;            // records written since the last wake-up check
+};
+
+}  // namespace herald::channel

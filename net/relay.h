@@ -1,0 +1,45 @@
+// What a worker shares with the other processes of its host: the seam between the event loop
+// (net/) and the shared-memory channel (channel/).
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace herald::net {
+
+class Server;
+
+// A worker's link to the rest of herald. The loop calls it from its one thread:
+//   each pass:      poll() (deliver what others published), then flush() after its own sends
+//   before blocking: prepare_to_sleep(); after waking: woke()
+// A single-process herald has none.
+class Relay {
+  public:
+    virtual ~Relay() = default;
+
+    // A send_to_group accepted on this worker (after local delivery): tell every other process.
+    virtual void publish(std::string_view group, std::span<const std::uint8_t> message) = 0;
+    // The first local member joined `group` (joined) or the last one left (!joined).
+    virtual void interest(std::string_view group, bool joined) = 0;
+
+    // Delivers events from other processes through server.deliver_frame(). Returns true when it
+    // delivered anything.
+    virtual bool poll(Server& server) = 0;
+    // True when other processes published something poll() has not taken yet. Cheap: a few
+    // shared-memory loads, for spinning.
+    virtual bool pending() const = 0;
+    // Retries what could not be published yet and wakes sleeping readers of what was.
+    virtual void flush() = 0;
+
+    // About to block: announce it so publishers write wake_fd(). Returns false (and stays
+    // awake) when something arrived meanwhile.
+    virtual bool prepare_to_sleep() = 0;
+    virtual void woke() = 0;
+    // An eventfd other processes write to wake this loop; the loop keeps a read armed on it.
+    virtual int wake_fd() const = 0;
+    // How long the loop spins on pending() before it blocks (nanoseconds).
+    virtual std::int64_t spin_ns() const = 0;
+};
+
+}  // namespace herald::net
