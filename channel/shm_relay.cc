@@ -91,7 +91,7 @@ ShmRelay::ShmRelay(const ShmRegion& region, std::uint32_t self, std::vector<int>
     : self_(self),
       wake_fds_(std::move(wake_fds)),
       options_(options),
-      writer_(region.ring(self), options.overflow_limit),
+      writer_(region.ring(self), options.overflow_limit, options.overflow_wait),
       readers_(region.processes()),
       partials_(region.processes()) {
     for (std::uint32_t p = 0; p < region.processes(); ++p) {

@@ -45,7 +45,8 @@ static_assert(sizeof(PublishHeader) == 8);
 struct RelayOptions {
     core::Nanos spin = 5 * core::kMicrosecond;  // --spin: spin on the rings before sleeping
     std::size_t overflow_limit = 4u << 20;      // bytes of records waiting for ring space
-    std::size_t poll_budget = 256;              // records per ring per loop pass
+    core::Nanos overflow_wait = 100 * core::kMillisecond;  // longest wait for a stalled reader
+    std::size_t poll_budget = 256;                         // records per ring per loop pass
 };
 
 class ShmRelay final : public net::Relay {

@@ -61,33 +61,34 @@ std::uint64_t ShmRing::lag(std::uint32_t i) const noexcept {
     return tail > head ? tail - head : 0;
 }
 
-RingWriter::RingWriter(ShmRing ring, std::size_t overflow_limit)
+RingWriter::RingWriter(ShmRing ring, std::size_t overflow_limit, core::Nanos overflow_wait)
     : ring_(ring),
       // acquire: a restarted producer continues after what its predecessor published.
       tail_(ring.tail().tail.load(std::memory_order_acquire)),
       cached_min_head_(tail_),
       max_payload_(ring.capacity() / 4 - kRecordHeaderSize),
-      overflow_limit_(overflow_limit) {}
+      overflow_limit_(overflow_limit),
+      overflow_wait_(overflow_wait) {}
 
 void RingWriter::write(std::uint16_t type, std::uint16_t flags, std::span<const std::uint8_t> a,
-                       std::span<const std::uint8_t> b) {
+                       std::span<const std::uint8_t> b, core::Nanos now) {
     HERALD_ASSERT(a.size() + b.size() <= max_payload_);
     if (overflow_.empty() && try_append(type, flags, a, b)) return;
-    Queued q{type, flags, {}};
+    Queued q{type, flags, now, {}};
     q.payload.reserve(a.size() + b.size());
     q.payload.insert(q.payload.end(), a.begin(), a.end());
     q.payload.insert(q.payload.end(), b.begin(), b.end());
     overflow_bytes_ += record_size(q.payload.size());
     overflow_.push_back(std::move(q));
-    flush();
+    flush(now);
 }
 
-bool RingWriter::flush() {
+bool RingWriter::flush(core::Nanos now) {
     bool flagged = false;
     while (!overflow_.empty()) {
         Queued& q = overflow_.front();
         if (!try_append(q.type, q.flags, q.payload, {})) {
-            if (overflow_bytes_ <= overflow_limit_) {
+            if (overflow_bytes_ <= overflow_limit_ && now - q.since < overflow_wait_) {
                 if (flagged) return false;
                 // seq_cst: the flag is visible before we look at the heads once more, so a
                 // reader that advanced meanwhile either is seen now or sees the flag.

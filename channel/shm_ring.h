@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/assert.h"
+#include "core/clock.h"
 
 namespace herald::channel {
 
@@ -130,13 +131,15 @@ class ShmRing {
 // The producer side. One per ring, in the one process that writes it.
 //
 // When the slowest live reader is a full ring behind, records wait in a local overflow queue
-// (bounded by `overflow_limit` bytes) and are retried by flush(). When even that is full, the
-// readers that hold the producer back are lapped: their lap_floor jumps past the records that
-// must be overwritten, and each such reader's `drops` counts what it lost. Fast readers never
-// lose a record because of a slow one.
+// and are retried by flush(). The queue is bounded in bytes (`overflow_limit`) and in time (its
+// oldest record waits at most `overflow_wait`): past either bound, the readers that hold the
+// producer back are lapped: their lap_floor jumps past the records that must be overwritten, and
+// each such reader's `drops` counts what it lost. So a stalled reader delays the others by at
+// most overflow_wait, and fast readers never lose a record because of a slow one.
 class RingWriter {
   public:
-    RingWriter(ShmRing ring, std::size_t overflow_limit);
+    RingWriter(ShmRing ring, std::size_t overflow_limit,
+               core::Nanos overflow_wait = 100 * core::kMillisecond);
     RingWriter() = default;
 
     // Largest payload one record may carry.
@@ -144,13 +147,14 @@ class RingWriter {
 
     // Appends a record whose payload is `a` then `b` (so callers need not join them).
     // Order is kept: while records wait in the overflow queue, new ones queue behind them.
+    // `now` is the monotonic time (core::now_ns()), passed in so tests control it.
     void write(std::uint16_t type, std::uint16_t flags, std::span<const std::uint8_t> a,
-               std::span<const std::uint8_t> b = {});
+               std::span<const std::uint8_t> b = {}, core::Nanos now = core::now_ns());
 
     // Moves queued records into the ring as space allows. Returns true when none is left;
     // otherwise the ring's `waiting` flag is set, so the next reader to free space says so
-    // (RingReader::take_waiting()).
-    bool flush();
+    // (RingReader::take_waiting()). Call it again within overflow_wait while it returns false.
+    bool flush(core::Nanos now = core::now_ns());
     bool idle() const noexcept { return overflow_.empty(); }
     std::size_t overflow_bytes() const noexcept { return overflow_bytes_; }
 
@@ -183,11 +187,13 @@ class RingWriter {
     std::uint64_t cached_min_head_ = 0;  // a lower bound of every live reader's head
     std::size_t max_payload_ = 0;
     std::size_t overflow_limit_ = 0;
+    core::Nanos overflow_wait_ = 0;
     std::size_t overflow_bytes_ = 0;
     std::uint64_t lapped_records_ = 0;
     struct Queued {
         std::uint16_t type;
         std::uint16_t flags;
+        core::Nanos since;  // when it was queued
         std::vector<std::uint8_t> payload;
     };
     std::deque<Queued> overflow_;
