@@ -177,8 +177,10 @@ void Server::on_send(Connection& c, std::uint32_t slot, int res) {
 }
 
 // Our side is done: FIN to the peer, then discard input until its EOF (so unread input never
-// turns our close into a reset that could destroy the last frames we sent).
+// turns our close into a reset that could destroy the last frames we sent). While the server
+// shuts down it closes at once instead.
 void Server::half_close(Connection& c, std::uint32_t slot) {
+    if (stopping_) return abort(c, slot);  // shutting down: the handshake is done, no linger
     shutdown(c.fd, SHUT_WR);
     c.state = ConnState::kLingering;
     set_deadline(c, slot, now_ + options_.close_timeout);

@@ -33,7 +33,7 @@ class Http : public ::testing::Test {
         ws->send_to_group("x", "served");
         EXPECT_EQ(ws->read_text(), "served");
     }
-    HeraldProcess herald_{{"--handshake-timeout", "300ms"}};
+    HeraldProcess herald_{{"--handshake-timeout", "300ms", "--workers", "2"}};
 };
 
 TEST_F(Http, PlainGetGetsASmallAnswerNotACrash) {
@@ -119,7 +119,8 @@ TEST_F(Http, SilentClientIsDroppedAfterTheHandshakeTimeout) {
 TEST_F(Http, ResponseCarriesTheWorkerHeader) {
     auto ws = WsClient::connect(herald_.port());
     ASSERT_TRUE(ws);
-    EXPECT_EQ(ws->response_header("x-herald-worker"), "0");
+    const std::string worker = ws->response_header("x-herald-worker");
+    EXPECT_TRUE(worker == "0" || worker == "1") << worker;  // default: one worker per CPU (2)
 }
 
 }  // namespace
