@@ -88,10 +88,8 @@ ReadResult WsReader::fill_carry(const std::uint8_t* data, std::size_t n, std::si
     if (st == HeaderStatus::kBadLength) {
         return fail(close_code::kProtocolError, "frame length has the top bit set", off);
     }
-    if (ReadResult r = check(h, limits); r.status != ReadStatus::kOk) {
-        fail(r.close_code, r.reason, off);
-        r.consumed = off;
-        return r;
+    if (const ReadResult r = check(h, limits); r.status != ReadStatus::kOk) {
+        return fail(r.close_code, r.reason, off);
     }
 
     // 2. Payload bytes, unmasked and validated as they arrive.

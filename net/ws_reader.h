@@ -152,9 +152,8 @@ ReadResult WsReader::consume(std::uint8_t* data, std::size_t n, Handler& handler
             start_carry(data + off, n - off, pool, 0, 0);
             return {ReadStatus::kOk, 0, "", n};
         }
-        if (ReadResult r = check(h, limits); r.status != ReadStatus::kOk) {
-            r.consumed = off;
-            return r;
+        if (const ReadResult r = check(h, limits); r.status != ReadStatus::kOk) {
+            return fail(r.close_code, r.reason, off);
         }
         std::uint8_t* payload = data + off + h.header_size;
         const std::uint64_t frame = h.header_size + h.payload_size;

@@ -1,0 +1,72 @@
+#include "core/unmask.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <vector>
+
+namespace herald::core {
+namespace {
+
+constexpr std::uint8_t kKey[4] = {0x37, 0xFA, 0x21, 0x3D};
+
+std::vector<std::uint8_t> random_bytes(std::size_t n, std::mt19937& rng) {
+    std::vector<std::uint8_t> v(n);
+    for (auto& b : v) b = static_cast<std::uint8_t>(rng());
+    return v;
+}
+
+TEST(Unmask, WordVersionEqualsBytewiseForEveryLengthPhaseAndAlignment) {
+    std::mt19937 rng(1);
+    for (std::size_t align = 0; align < 8; ++align) {
+        for (std::size_t n = 0; n <= 300; ++n) {
+            for (std::size_t phase = 0; phase < 4; ++phase) {
+                auto data = random_bytes(n + align, rng);
+                auto expected = data;
+                const std::size_t p1 = unmask(data.data() + align, n, kKey, phase);
+                const std::size_t p2 = unmask_bytewise(expected.data() + align, n, kKey, phase);
+                ASSERT_EQ(data, expected) << "n=" << n << " phase=" << phase << " align=" << align;
+                ASSERT_EQ(p1, p2);
+                ASSERT_EQ(p1, (phase + n) % 4);
+            }
+        }
+    }
+}
+
+TEST(Unmask, InPiecesEqualsWhole) {
+    std::mt19937 rng(2);
+    for (int round = 0; round < 500; ++round) {
+        const std::size_t n = rng() % 2000;
+        auto whole = random_bytes(n, rng);
+        auto pieces = whole;
+        unmask(whole.data(), n, kKey);
+        std::size_t at = 0;
+        std::size_t phase = 0;
+        while (at < n) {
+            const std::size_t take = std::min<std::size_t>(1 + rng() % 70, n - at);
+            phase = unmask(pieces.data() + at, take, kKey, phase);
+            at += take;
+        }
+        ASSERT_EQ(whole, pieces);
+    }
+}
+
+TEST(Unmask, TwiceRestoresTheInput) {
+    std::mt19937 rng(3);
+    auto data = random_bytes(1000, rng);
+    const auto original = data;
+    unmask(data.data(), data.size(), kKey, 1);
+    EXPECT_NE(data, original);
+    unmask(data.data(), data.size(), kKey, 1);
+    EXPECT_EQ(data, original);
+}
+
+TEST(Unmask, Rfc6455ExampleUnmasksToHello) {
+    // RFC 6455 §5.7: a masked "Hello" with key 37 fa 21 3d.
+    std::uint8_t payload[] = {0x7f, 0x9f, 0x4d, 0x51, 0x58};
+    unmask(payload, sizeof payload, kKey);
+    EXPECT_EQ(std::string(reinterpret_cast<char*>(payload), 5), "Hello");
+}
+
+}  // namespace
+}  // namespace herald::core
