@@ -1,5 +1,7 @@
 #include "core/utf8.h"
 
+#include <simdjson.h>
+
 #include <array>
 #include <cstring>
 
@@ -92,6 +94,19 @@ constexpr std::array<std::uint8_t, kStates * kClasses> make_transitions() {
 constexpr std::array<std::uint8_t, 256> kClassOf = make_classes();
 constexpr std::array<std::uint8_t, kStates* kClasses> kNext = make_transitions();
 constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
+constexpr std::size_t kSimdMin = 32;  // below this, the DFA is as fast as a SIMD call
+
+// Where the last complete code point of data[0, n) ends: n, or the start of a sequence cut
+// off by the end of the data (only the last three bytes can hold one).
+std::size_t last_boundary(const std::uint8_t* data, std::size_t n) noexcept {
+    for (std::size_t back = 1; back <= 3 && back <= n; ++back) {
+        const std::uint8_t b = data[n - back];
+        if ((b & 0xC0) == 0x80) continue;  // a continuation byte: look further back
+        const std::size_t len = b < 0x80 ? 1 : b >= 0xF0 ? 4 : b >= 0xE0 ? 3 : 2;
+        return len > back ? n - back : n;
+    }
+    return n;
+}
 
 }  // namespace
 
@@ -116,6 +131,17 @@ bool Utf8Validator::feed(const std::uint8_t* data, std::size_t n) noexcept {
                 i += 8;
             }
             if (i == n) break;
+            // Non-ASCII text ahead: SIMD validation (simdjson) up to the last complete code
+            // point; the DFA takes over for a sequence the chunk cuts off.
+            if (n - i >= kSimdMin) {
+                const std::size_t end = i + last_boundary(data + i, n - i);
+                if (!simdjson::validate_utf8(reinterpret_cast<const char*>(data + i), end - i)) {
+                    state = kRej;
+                    break;
+                }
+                i = end;
+                continue;
+            }
         }
         // Bytes through the DFA until the next code point boundary.
         do {

@@ -10,7 +10,10 @@ namespace herald::core {
 //
 // Rejects overlongs, surrogates (U+D800..U+DFFF), code points above U+10FFFF and stray
 // continuation bytes, as soon as the first byte that makes the prefix invalid is fed
-// ("fail fast", RFC 6455 §8.1). Runs of ASCII are checked eight bytes per step.
+// ("fail fast", RFC 6455 §8.1) -- at the latest, by the end of the chunk that holds it. ASCII is
+// checked sixteen bytes per step with 64-bit words; at the first non-ASCII byte, the rest of the
+// chunk (32 bytes or more) goes through simdjson's SIMD validator up to its last complete code
+// point, and a DFA handles short tails and sequences split between chunks.
 class Utf8Validator {
   public:
     // Feeds the next n bytes. Returns false once the stream so far cannot be a prefix of valid

@@ -146,5 +146,28 @@ TEST(Utf8, MatchesAnIndependentReferenceOnRandomInput) {
     }
 }
 
+TEST(Utf8, LongTextInLargeChunksTakesTheSimdPathWithTheSameVerdicts) {
+    std::mt19937 rng(6455);
+    const std::vector<std::string> pieces = {"ascii text ", "\xC3\xA9", "\xE2\x82\xAC",
+                                             "\xF0\x9F\x98\x80", "\xD0\xBF"};
+    for (int round = 0; round < 2000; ++round) {
+        std::string s;
+        const std::size_t target = 32 + rng() % 3000;
+        while (s.size() < target) s += pieces[rng() % pieces.size()];
+        if (round % 2 == 1) s[rng() % s.size()] = static_cast<char>(rng());  // maybe break it
+        const bool expected = reference_valid(s);
+        ASSERT_EQ(valid(s), expected) << round;
+        Utf8Validator v;
+        std::size_t at = 0;
+        bool ok = true;
+        while (at < s.size() && ok) {
+            const std::size_t take = std::min<std::size_t>(1 + rng() % 400, s.size() - at);
+            ok = v.feed(reinterpret_cast<const std::uint8_t*>(s.data()) + at, take);
+            at += take;
+        }
+        ASSERT_EQ(ok && v.complete(), expected) << round;
+    }
+}
+
 }  // namespace
 }  // namespace herald::core
