@@ -117,7 +117,7 @@ core::Block* make_close_frame(core::BlockPool& pool, std::uint16_t code, std::st
     std::uint8_t body[kMaxControlPayload];
     body[0] = static_cast<std::uint8_t>(code >> 8);
     body[1] = static_cast<std::uint8_t>(code);
-    std::memcpy(body + 2, reason.data(), n);
+    if (n > 0) std::memcpy(body + 2, reason.data(), n);
     return make_frame(pool, Opcode::kClose, {body, n + 2});
 }
 

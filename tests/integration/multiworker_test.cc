@@ -101,6 +101,7 @@ TEST(MultiWorker, LargeMessagesCrossWorkersInChunks) {
 TEST(MultiWorker, KilledWorkerIsRestartedAndOthersLoseNothing) {
     HeraldProcess herald({"--workers", "3"});
     ASSERT_TRUE(herald.ok()) << herald.stderr_text();
+    herald.allow_worker_deaths();
     auto members = spread(herald.port(), 3, 1);
     ASSERT_EQ(workers_of(members).size(), 3u);
     for (auto& m : members) m.ws->add_group("steady");

@@ -1,6 +1,7 @@
 #include "tests/support/herald_process.h"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -97,6 +98,17 @@ HeraldProcess::HeraldProcess(const std::vector<std::string>& args) {
 
 HeraldProcess::~HeraldProcess() {
     if (pid_ > 0) stop(SIGKILL, 5000);
+    drain(stderr_fd_, stderr_);
+    for (const char* marker :
+         {"runtime error:", "ERROR: AddressSanitizer", "LeakSanitizer", "invariant violated"}) {
+        if (stderr_.find(marker) != std::string::npos) {
+            ADD_FAILURE() << "herald reported a defect on stderr:\n" << stderr_;
+        }
+    }
+    if (!allow_deaths_ && (stderr_.find("killed by signal") != std::string::npos ||
+                           stderr_.find("exited with status") != std::string::npos)) {
+        ADD_FAILURE() << "a herald worker died:\n" << stderr_;
+    }
     if (stdout_fd_ >= 0) close(stdout_fd_);
     if (stderr_fd_ >= 0) close(stderr_fd_);
 }

@@ -17,11 +17,15 @@ class HeraldProcess {
     // Starts `herald --listen 127.0.0.1:0 <args>` and waits (up to 10 s) for its
     // "herald listening on ws://HOST:PORT" line. ok() says whether it came.
     explicit HeraldProcess(const std::vector<std::string>& args = {});
+    // Stops the process and fails the current test if its stderr shows a sanitizer report or
+    // (unless allowed) a worker that died.
     ~HeraldProcess();
     HeraldProcess(const HeraldProcess&) = delete;
     HeraldProcess& operator=(const HeraldProcess&) = delete;
 
     bool ok() const noexcept { return port_ != 0; }
+    // Worker deaths are expected (the test kills one): do not fail on the master's restart log.
+    void allow_worker_deaths() noexcept { allow_deaths_ = true; }
     std::uint16_t port() const noexcept { return port_; }
     pid_t pid() const noexcept { return pid_; }
     const std::string& listening_line() const noexcept { return line_; }
@@ -43,6 +47,7 @@ class HeraldProcess {
     int stderr_fd_ = -1;
     std::string line_;
     std::string stderr_;
+    bool allow_deaths_ = false;
 };
 
 // The value of counter `name` in the "totals" of GET /stats (0 when absent).

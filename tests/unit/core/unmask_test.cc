@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
+#include <string>
 #include <vector>
 
 namespace herald::core {
@@ -21,7 +23,7 @@ TEST(Unmask, WordVersionEqualsBytewiseForEveryLengthPhaseAndAlignment) {
     for (std::size_t align = 0; align < 8; ++align) {
         for (std::size_t n = 0; n <= 300; ++n) {
             for (std::size_t phase = 0; phase < 4; ++phase) {
-                auto data = random_bytes(n + align, rng);
+                auto data = random_bytes(n + align + 8, rng);  // 8 guard bytes after
                 auto expected = data;
                 const std::size_t p1 = unmask(data.data() + align, n, kKey, phase);
                 const std::size_t p2 = unmask_bytewise(expected.data() + align, n, kKey, phase);
@@ -33,32 +35,43 @@ TEST(Unmask, WordVersionEqualsBytewiseForEveryLengthPhaseAndAlignment) {
     }
 }
 
-TEST(Unmask, InPiecesEqualsWhole) {
+TEST(Unmask, InPiecesEqualsWholeAndReturnsTheNextPhase) {
     std::mt19937 rng(2);
-    for (int round = 0; round < 500; ++round) {
+    for (int round = 0; round < 2000; ++round) {
         const std::size_t n = rng() % 2000;
-        auto whole = random_bytes(n, rng);
+        const std::size_t start_phase = rng() % 4;
+        const std::size_t align = rng() % 8;
+        auto whole = random_bytes(n + align, rng);
         auto pieces = whole;
-        unmask(whole.data(), n, kKey);
+        const std::size_t end_phase = unmask(whole.data() + align, n, kKey, start_phase);
         std::size_t at = 0;
-        std::size_t phase = 0;
+        std::size_t phase = start_phase;
         while (at < n) {
             const std::size_t take = std::min<std::size_t>(1 + rng() % 70, n - at);
-            phase = unmask(pieces.data() + at, take, kKey, phase);
+            phase = unmask(pieces.data() + align + at, take, kKey, phase);
             at += take;
+            ASSERT_EQ(phase, (start_phase + at) % 4);
         }
-        ASSERT_EQ(whole, pieces);
+        ASSERT_EQ(whole, pieces) << "round " << round;
+        ASSERT_EQ(phase, end_phase);
     }
 }
 
-TEST(Unmask, TwiceRestoresTheInput) {
+TEST(Unmask, TwiceRestoresTheInputAtEveryPhaseAndAlignment) {
     std::mt19937 rng(3);
-    auto data = random_bytes(1000, rng);
-    const auto original = data;
-    unmask(data.data(), data.size(), kKey, 1);
-    EXPECT_NE(data, original);
-    unmask(data.data(), data.size(), kKey, 1);
-    EXPECT_EQ(data, original);
+    for (std::size_t align = 0; align < 8; ++align) {
+        for (std::size_t phase = 0; phase < 4; ++phase) {
+            auto data = random_bytes(1000 + align, rng);
+            const auto original = data;
+            unmask(data.data() + align, 1000, kKey, phase);
+            EXPECT_NE(data, original);
+            EXPECT_TRUE(
+                std::equal(data.begin(), data.begin() + static_cast<long>(align), original.begin()))
+                << "bytes before the range are untouched";
+            unmask(data.data() + align, 1000, kKey, phase);
+            EXPECT_EQ(data, original) << "align " << align << " phase " << phase;
+        }
+    }
 }
 
 TEST(Unmask, Rfc6455ExampleUnmasksToHello) {
