@@ -20,6 +20,8 @@ void run(benchmark::State& state) {
         benchmark::ClobberMemory();
     }
     state.SetBytesProcessed(state.iterations() * state.range(0));
+    state.counters["payloads/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 
 void BM_Unmask_Word(benchmark::State& state) { run<herald::core::unmask>(state); }

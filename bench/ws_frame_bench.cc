@@ -24,10 +24,14 @@ struct CountingHandler {
     void on_close(std::uint16_t, std::string_view) {}
 };
 
-// `count` masked text frames of `size` bytes, back to back.
+// `count` masked text frames of `size` bytes of JSON-like ASCII, back to back. Key and payload
+// bytes are all below 0x80, so the payload is ASCII both masked and unmasked.
 std::vector<std::uint8_t> frames(std::size_t size, std::size_t count) {
-    const std::uint8_t key[4] = {9, 8, 7, 6};
-    std::string payload(size, 'm');
+    const std::uint8_t key[4] = {0x19, 0x58, 0x27, 0x36};
+    const std::string_view text = R"({"cmd":"send_to_group","group_id":"g42","message":"hello"} )";
+    std::string payload;
+    while (payload.size() < size) payload += text;
+    payload.resize(size);
     core::unmask(reinterpret_cast<std::uint8_t*>(payload.data()), size, key);
     std::vector<std::uint8_t> out;
     for (std::size_t i = 0; i < count; ++i) {
@@ -39,22 +43,26 @@ std::vector<std::uint8_t> frames(std::size_t size, std::size_t count) {
     return out;
 }
 
-// The reader unmasks in place, so each iteration parses a fresh copy; the copy is not timed.
+// The reader unmasks payloads in place and leaves headers alone, so consuming the buffer again
+// unmasks it back: every iteration does the same work (headers, checks, unmask, UTF-8
+// validation of ASCII text, delivery) on a buffer that stays hot in cache, with nothing to
+// restore between iterations.
 void parse(benchmark::State& state, std::size_t size, std::size_t count) {
-    const std::vector<std::uint8_t> wire = frames(size, count);
-    std::vector<std::uint8_t> buf(wire.size() + core::Block::kPadding);
+    std::vector<std::uint8_t> buf = frames(size, count);
+    const std::size_t n = buf.size();
+    buf.resize(n + core::Block::kPadding);
     core::BlockPool pool;
     net::WsReader reader;
     CountingHandler handler;
     const net::WsLimits limits{1 << 20};
     for (auto _ : state) {
-        state.PauseTiming();
-        std::memcpy(buf.data(), wire.data(), wire.size());
-        state.ResumeTiming();
-        reader.consume(buf.data(), wire.size(), handler, pool, limits);
+        const net::ReadResult r = reader.consume(buf.data(), n, handler, pool, limits);
+        benchmark::DoNotOptimize(r);
     }
     reader.release();
-    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(wire.size()));
+    if (handler.messages != static_cast<std::size_t>(state.iterations()) * count)
+        state.SkipWithError("frames were lost");
+    state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(n));
     state.counters["frames/s"] =
         benchmark::Counter(static_cast<double>(state.iterations()) * static_cast<double>(count),
                            benchmark::Counter::kIsRate);
@@ -76,6 +84,8 @@ void BM_WsEncode(benchmark::State& state) {
         f->unref();
     }
     state.SetBytesProcessed(state.iterations() * state.range(0));
+    state.counters["frames/s"] =
+        benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
 }
 BENCHMARK(BM_WsEncode)->Arg(64)->Arg(1024)->Arg(16384);
 

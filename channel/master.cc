@@ -5,6 +5,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/eventfd.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -93,6 +94,7 @@ class Master {
     int reservation_fd_ = -1;
     int signal_fd_ = -1;
     ShmRegion region_;
+    pid_t master_pid_ = getpid();
     std::vector<int> wake_fds_;
     std::vector<Worker> workers_;
     bool stopping_ = false;
@@ -150,6 +152,9 @@ pid_t Master::spawn(std::uint32_t index) {
 }
 
 void Master::worker_main(std::uint32_t index) {
+    // A worker never outlives its master (killed, crashed): it gets SIGTERM and stops cleanly.
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != master_pid_) _exit(0);  // the master died before prctl took effect
     close(signal_fd_);
     close(reservation_fd_);
     sigset_t set;

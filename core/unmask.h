@@ -13,6 +13,11 @@ namespace herald::core {
 std::size_t unmask(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
                    std::size_t phase = 0) noexcept;
 
+// unmask(), and in the same pass: true when every resulting byte is ASCII (below 0x80), so a
+// text payload needs no further UTF-8 validation. The next phase is (phase + n) % 4.
+bool unmask_ascii(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
+                  std::size_t phase = 0) noexcept;
+
 // The byte-at-a-time reference the word version is tested and benchmarked against.
 std::size_t unmask_bytewise(std::uint8_t* data, std::size_t n, const std::uint8_t key[4],
                             std::size_t phase = 0) noexcept;

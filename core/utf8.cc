@@ -1,100 +1,127 @@
+// UTF-8 validation: ASCII in 64-bit words, a shift DFA for the rest, simdjson for long runs.
 #include "core/utf8.h"
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <array>
+#include <bit>
 #include <cstring>
 
 namespace herald::core {
 namespace {
 
-// A DFA over byte classes, built at compile time from RFC 3629's table of well-formed
-// sequences. States: 0 accept; 1/2/3 expect that many continuation bytes (80..BF); 4 after E0
-// (A0..BF next); 5 after ED (80..9F next: no surrogates); 6 after F0 (90..BF next: no
-// overlongs); 7 after F4 (80..8F next: nothing above U+10FFFF); 8 reject.
-enum Class : std::uint8_t {
-    kAscii,    // 00..7F
-    kCont8,    // 80..8F
-    kCont9,    // 90..9F
-    kContA,    // A0..BF
-    kInvalid,  // C0..C1, F5..FF
-    kLead2,    // C2..DF
-    kLeadE0,   // E0
-    kLead3,    // E1..EC, EE..EF
-    kLeadED,   // ED
-    kLeadF0,   // F0
-    kLead4,    // F1..F3
-    kLeadF4,   // F4
-    kClasses,
+// The DFA of the well-formed byte sequences of RFC 3629 (Unicode Table 3-7) as a "shift DFA":
+// a state is a bit offset, and kRow[byte] packs, for every state s, the next state at bits
+// [s, s + 6). A step is `state = kRow[byte] >> (state & 63)`: a load that does not depend on
+// the state and one shift that does (x86 and ARM mask the shift count by themselves, so the
+// `& 63` costs nothing; the bits above the offset are garbage until the state is masked).
+//
+//   state      offset  meaning
+//   kBoundary   0      accept: at a code point boundary
+//   kRej        6      reject (absorbing)
+//   kNeed1     12      one more continuation byte (80..BF)
+//   kNeed2     18      two more
+//   kNeed3     24      three more
+//   kAfterE0   30      after E0: A0..BF next (no overlongs), then one more
+//   kAfterED   36      after ED: 80..9F next (no surrogates), then one more
+//   kAfterF0   42      after F0: 90..BF next (no overlongs), then two more
+//   kAfterF4   48      after F4: 80..8F next (nothing above U+10FFFF), then two more
+enum State : unsigned {
+    kBoundary,
+    kRej,
+    kNeed1,
+    kNeed2,
+    kNeed3,
+    kAfterE0,
+    kAfterED,
+    kAfterF0,
+    kAfterF4,
+    kStates,
 };
-constexpr std::uint8_t kStates = 9;
-constexpr std::uint8_t kRej = Utf8Validator::kReject;
+constexpr unsigned kBits = 6;
+static_assert(kStates * kBits <= 64, "every state's next state fits in one 64-bit row");
+static_assert(kBoundary * kBits == Utf8Validator::kAccept && kRej * kBits == Utf8Validator::kReject);
 
-constexpr std::array<std::uint8_t, 256> make_classes() {
-    std::array<std::uint8_t, 256> c{};
-    for (int b = 0; b < 256; ++b) {
-        std::uint8_t k = kInvalid;
-        if (b <= 0x7F)
-            k = kAscii;
-        else if (b <= 0x8F)
-            k = kCont8;
-        else if (b <= 0x9F)
-            k = kCont9;
-        else if (b <= 0xBF)
-            k = kContA;
-        else if (b <= 0xC1)
-            k = kInvalid;
-        else if (b <= 0xDF)
-            k = kLead2;
-        else if (b == 0xE0)
-            k = kLeadE0;
-        else if (b == 0xED)
-            k = kLeadED;
-        else if (b <= 0xEF)
-            k = kLead3;
-        else if (b == 0xF0)
-            k = kLeadF0;
-        else if (b <= 0xF3)
-            k = kLead4;
-        else if (b == 0xF4)
-            k = kLeadF4;
-        c[static_cast<std::size_t>(b)] = k;
+constexpr bool in(unsigned b, unsigned lo, unsigned hi) { return b >= lo && b <= hi; }
+
+constexpr unsigned next_state(unsigned s, unsigned b) {
+    switch (s) {
+        case kBoundary:
+            if (b <= 0x7F) return kBoundary;
+            if (in(b, 0xC2, 0xDF)) return kNeed1;
+            if (b == 0xE0) return kAfterE0;
+            if (b == 0xED) return kAfterED;
+            if (in(b, 0xE1, 0xEF)) return kNeed2;
+            if (b == 0xF0) return kAfterF0;
+            if (in(b, 0xF1, 0xF3)) return kNeed3;
+            if (b == 0xF4) return kAfterF4;
+            return kRej;  // 80..C1 (stray continuation, overlong lead), F5..FF
+        case kNeed1:
+            return in(b, 0x80, 0xBF) ? kBoundary : kRej;
+        case kNeed2:
+            return in(b, 0x80, 0xBF) ? kNeed1 : kRej;
+        case kNeed3:
+            return in(b, 0x80, 0xBF) ? kNeed2 : kRej;
+        case kAfterE0:
+            return in(b, 0xA0, 0xBF) ? kNeed1 : kRej;
+        case kAfterED:
+            return in(b, 0x80, 0x9F) ? kNeed1 : kRej;
+        case kAfterF0:
+            return in(b, 0x90, 0xBF) ? kNeed2 : kRej;
+        case kAfterF4:
+            return in(b, 0x80, 0x8F) ? kNeed2 : kRej;
+        default:
+            return kRej;
     }
-    return c;
 }
 
-constexpr std::array<std::uint8_t, kStates * kClasses> make_transitions() {
-    std::array<std::uint8_t, kStates * kClasses> t{};
-    for (auto& x : t) x = kRej;
-    auto set = [&](std::uint8_t state, std::uint8_t cls, std::uint8_t next) {
-        t[std::size_t{state} * kClasses + cls] = next;
-    };
-    set(0, kAscii, 0);
-    set(0, kLead2, 1);
-    set(0, kLead3, 2);
-    set(0, kLead4, 3);
-    set(0, kLeadE0, 4);
-    set(0, kLeadED, 5);
-    set(0, kLeadF0, 6);
-    set(0, kLeadF4, 7);
-    for (std::uint8_t cont : {kCont8, kCont9, kContA}) {
-        set(1, cont, 0);
-        set(2, cont, 1);
-        set(3, cont, 2);
+constexpr std::array<std::uint64_t, 256> make_rows() {
+    std::array<std::uint64_t, 256> rows{};
+    for (unsigned b = 0; b < 256; ++b) {
+        for (unsigned s = 0; s < kStates; ++s) {
+            rows[b] |= std::uint64_t{next_state(s, b) * kBits} << (s * kBits);
+        }
     }
-    set(4, kContA, 1);
-    set(5, kCont8, 1);
-    set(5, kCont9, 1);
-    set(6, kCont9, 2);
-    set(6, kContA, 2);
-    set(7, kCont8, 2);
-    return t;
+    return rows;
 }
+alignas(64) constexpr std::array<std::uint64_t, 256> kRow = make_rows();
 
-constexpr std::array<std::uint8_t, 256> kClassOf = make_classes();
-constexpr std::array<std::uint8_t, kStates* kClasses> kNext = make_transitions();
 constexpr std::uint64_t kHighBits = 0x8080808080808080ull;
-constexpr std::size_t kSimdMin = 32;  // below this, the DFA is as fast as a SIMD call
+constexpr std::size_t kDfaRun = 16;   // DFA bytes between two looks for ASCII words
+constexpr std::size_t kSimdMin = 64;  // shorter runs: the DFA beats a simdjson call
+
+std::uint64_t load(const std::uint8_t* p) noexcept {
+    std::uint64_t w;
+    std::memcpy(&w, p, sizeof w);
+    return w;
+}
+
+// Index, within a word, of the first byte whose high bit is set in `high` (non-zero).
+std::size_t first_high_byte(std::uint64_t high) noexcept {
+    if constexpr (std::endian::native == std::endian::little) {
+        return static_cast<std::size_t>(std::countr_zero(high)) / 8;
+    } else {
+        return static_cast<std::size_t>(std::countl_zero(high)) / 8;
+    }
+}
+
+// The index of the first non-ASCII byte of data[i, n), or n.
+std::size_t skip_ascii(const std::uint8_t* data, std::size_t i, std::size_t n) noexcept {
+    for (; i + 32 <= n; i += 32) {
+        const std::uint64_t any =
+            load(data + i) | load(data + i + 8) | load(data + i + 16) | load(data + i + 24);
+        if ((any & kHighBits) != 0) break;
+    }
+    for (; i + 8 <= n; i += 8) {
+        const std::uint64_t high = load(data + i) & kHighBits;
+        if (high != 0) return i + first_high_byte(high);
+    }
+    // The last 0..7 bytes: one word that ends at n (it may overlap bytes already seen).
+    if (i == n || (n >= 8 && (load(data + n - 8) & kHighBits) == 0)) return n;
+    while (i < n && data[i] < 0x80) ++i;
+    return i;
+}
 
 // Where the last complete code point of data[0, n) ends: n, or the start of a sequence cut
 // off by the end of the data (only the last three bytes can hold one).
@@ -111,47 +138,32 @@ std::size_t last_boundary(const std::uint8_t* data, std::size_t n) noexcept {
 }  // namespace
 
 bool Utf8Validator::feed(const std::uint8_t* data, std::size_t n) noexcept {
-    std::uint8_t state = state_;
+    std::uint64_t state = state_;
     std::size_t i = 0;
     while (i < n) {
         if (state == kAccept) {
-            // ASCII runs, 16 then 8 bytes per step.
-            while (i + 16 <= n) {
-                std::uint64_t a;
-                std::uint64_t b;
-                std::memcpy(&a, data + i, 8);
-                std::memcpy(&b, data + i + 8, 8);
-                if (((a | b) & kHighBits) != 0) break;
-                i += 16;
-            }
-            while (i + 8 <= n) {
-                std::uint64_t a;
-                std::memcpy(&a, data + i, 8);
-                if ((a & kHighBits) != 0) break;
-                i += 8;
-            }
+            i = skip_ascii(data, i, n);
             if (i == n) break;
-            // Non-ASCII text ahead: SIMD validation (simdjson) up to the last complete code
-            // point; the DFA takes over for a sequence the chunk cuts off.
+            // A long non-ASCII run: SIMD validation up to its last complete code point; the
+            // DFA takes over for a sequence the chunk cuts off.
             if (n - i >= kSimdMin) {
                 const std::size_t end = i + last_boundary(data + i, n - i);
                 if (!simdjson::validate_utf8(reinterpret_cast<const char*>(data + i), end - i)) {
-                    state = kRej;
+                    state = kReject;
                     break;
                 }
                 i = end;
                 continue;
             }
         }
-        // Bytes through the DFA until the next code point boundary.
-        do {
-            state = kNext[std::size_t{state} * kClasses + kClassOf[data[i]]];
-            ++i;
-        } while (state != kAccept && state != kRej && i < n);
-        if (state == kRej) break;
+        // A short stretch through the DFA (rejection is absorbing: checked once at its end).
+        const std::size_t end = std::min(n, i + kDfaRun);
+        for (; i < end; ++i) state = kRow[data[i]] >> (state & 63);
+        state &= 63;
+        if (state == kReject) break;
     }
-    state_ = state;
-    return state != kRej;
+    state_ = static_cast<std::uint8_t>(state);
+    return state != kReject;
 }
 
 bool is_valid_utf8(const std::uint8_t* data, std::size_t n) noexcept {

@@ -11,9 +11,9 @@ namespace herald::core {
 // Rejects overlongs, surrogates (U+D800..U+DFFF), code points above U+10FFFF and stray
 // continuation bytes, as soon as the first byte that makes the prefix invalid is fed
 // ("fail fast", RFC 6455 §8.1) -- at the latest, by the end of the chunk that holds it. ASCII is
-// checked sixteen bytes per step with 64-bit words; at the first non-ASCII byte, the rest of the
-// chunk (32 bytes or more) goes through simdjson's SIMD validator up to its last complete code
-// point, and a DFA handles short tails and sequences split between chunks.
+// checked 32 bytes per step with 64-bit words; other text goes through a DFA (one table load and
+// one shift per byte), and runs of 64 bytes or more of it through simdjson's SIMD validator up to
+// their last complete code point.
 class Utf8Validator {
   public:
     // Feeds the next n bytes. Returns false once the stream so far cannot be a prefix of valid
@@ -28,8 +28,9 @@ class Utf8Validator {
 
     void reset() noexcept { state_ = kAccept; }
 
+    // DFA states are bit offsets (multiples of 6) into a 64-bit transition row; see utf8.cc.
     static constexpr std::uint8_t kAccept = 0;
-    static constexpr std::uint8_t kReject = 8;
+    static constexpr std::uint8_t kReject = 6;
 
   private:
     std::uint8_t state_ = kAccept;

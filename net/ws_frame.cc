@@ -1,3 +1,4 @@
+// WebSocket frame headers: decoding, encoding, and whole server frames in pool blocks.
 #include "net/ws_frame.h"
 
 #include <cstring>
@@ -12,7 +13,10 @@ bool is_valid_close_code(std::uint16_t code) noexcept {
 }
 
 HeaderStatus parse_header(const std::uint8_t* data, std::size_t n, FrameHeader& out) noexcept {
-    if (n < 2) return HeaderStatus::kNeedMore;
+    if (n < 2) {
+        out.header_size = 2;  // at least; the second byte tells the rest
+        return HeaderStatus::kNeedMore;
+    }
     out.fin = (data[0] & 0x80) != 0;
     out.rsv = static_cast<std::uint8_t>((data[0] >> 4) & 0x7);
     out.opcode = static_cast<std::uint8_t>(data[0] & 0x0F);

@@ -6,8 +6,8 @@
 #include <cstdint>
 #include <span>
 #include <string_view>
-#include <utility>
 
+#include "core/assert.h"
 #include "core/block.h"
 #include "core/utf8.h"
 #include "net/ws_frame.h"
@@ -27,7 +27,8 @@ namespace herald::net {
 //       // The reader is closed afterwards: consume() ignores further input.
 //       void on_close(std::uint16_t code, std::string_view reason);
 //   };
-// Unsolicited pongs are dropped without a call.
+// Unsolicited pongs are dropped without a call. A handler must not call consume() or release()
+// on the reader that is calling it.
 
 enum class ReadStatus : std::uint8_t {
     kOk,       // all input consumed; a partial frame, if any, is held for the next call
@@ -58,6 +59,9 @@ struct WsLimits {
 //   text message (or close reason) that is not valid UTF-8, detected as soon as the first bad
 //   byte arrives, also across fragment and read boundaries                             -> 1007
 //   message (sum of its fragments) longer than WsLimits::max_message                   -> 1009
+// Header rules are judged as soon as the bytes that decide them arrive (the first two header
+// bytes decide all but the last two), the size limit once the length is known, before any
+// payload is held.
 class WsReader {
   public:
     WsReader() = default;
@@ -68,13 +72,13 @@ class WsReader {
     // Consumes data[0..n), unmasking in place (the caller's buffer is modified; it must have
     // core::Block::kPadding readable bytes after its end). Frames that are complete in `data`
     // are delivered straight from it; an incomplete tail is copied to a pool block and
-    // completed by later calls. After kClosed or kFailed, further calls consume nothing new
-    // and return the same status.
+    // completed by later calls. After kClosed or kFailed, further calls take the input without
+    // looking at it and return the same status (and close code).
     template <class Handler>
     ReadResult consume(std::uint8_t* data, std::size_t n, Handler& handler, core::BlockPool& pool,
                        const WsLimits& limits);
 
-    // Returns held blocks to their pool; the reader is then empty (and stays closed/failed).
+    // Returns held blocks to their pool; the reader is then empty, open, and may be reused.
     void release() noexcept;
 
     // True when no partial frame or message is held.
@@ -83,19 +87,37 @@ class WsReader {
   private:
     enum class State : std::uint8_t { kActive, kClosed, kFailed };
 
-    // The protocol rules a complete header can be judged by; kOk or kFailed.
-    ReadResult check(const FrameHeader& h, const WsLimits& limits) const noexcept;
+    // Why a connection fails; kViolations (ws_reader.cc) maps each to its code and reason.
+    enum class Violation : std::uint8_t {
+        kNone,
+        kReservedBits,
+        kUnknownOpcode,
+        kFragmentedControl,
+        kUnmasked,
+        kControlTooLong,
+        kOrphanContinuation,
+        kNestedMessage,
+        kBadLength,
+        kShortCloseBody,
+        kBadCloseCode,
+        kBadUtf8,
+        kTextEndsMidSequence,
+        kBadCloseReason,
+        kTooBig,
+    };
+
+    // Rules the first two header bytes decide; `head` holds avail >= 1 of them.
+    Violation check_start(const std::uint8_t* head, std::size_t avail) const noexcept;
+    // The size limit, once the whole header is known.
+    Violation check_size(const FrameHeader& h, const WsLimits& limits) const noexcept;
     // Unmasks payload bytes [done, avail) and, for text, validates them. False: bad UTF-8.
     bool prepare(const FrameHeader& h, std::uint8_t* payload, std::size_t done,
                  std::size_t avail) noexcept;
-    bool is_text(const FrameHeader& h) const noexcept {
-        return h.opcode == static_cast<std::uint8_t>(Opcode::kText) ||
-               (h.opcode == static_cast<std::uint8_t>(Opcode::kContinuation) &&
-                message_opcode_ == static_cast<std::uint8_t>(Opcode::kText));
-    }
-    // Copies the start of an incomplete frame (`progress` payload bytes already prepared).
+    bool is_text(const FrameHeader& h) const noexcept;
+
+    // Copies the start of an incomplete frame (`prepared` payload bytes already unmasked).
     void start_carry(const std::uint8_t* bytes, std::size_t n, core::BlockPool& pool,
-                     std::size_t frame_size, std::size_t progress);
+                     std::uint64_t frame_size, std::size_t prepared);
     // Adds bytes from data[off, n) to the carried frame, advancing off; sets `complete` when
     // the frame is whole (its header is then in h). kFailed on a protocol violation.
     ReadResult fill_carry(const std::uint8_t* data, std::size_t n, std::size_t& off,
@@ -104,139 +126,47 @@ class WsReader {
     // Appends a fragment's payload to the message being assembled.
     void append_fragment(const std::uint8_t* payload, std::size_t n, core::BlockPool& pool,
                          const WsLimits& limits);
-    ReadResult fail(std::uint16_t code, const char* reason, std::size_t consumed) noexcept;
+    // Enters kFailed (dropping held blocks) and says so.
+    ReadResult fail(Violation why, std::size_t consumed) noexcept;
+    // The kFailed result for `why`: its close code and reason.
+    static ReadResult failure(Violation why, std::size_t consumed) noexcept;
+    // What consume() says once closed or failed.
+    ReadResult after_end(std::size_t n) const noexcept;
+    void drop_blocks() noexcept;
 
     template <class Handler>
     ReadResult dispatch(const FrameHeader& h, std::uint8_t* payload, Handler& handler,
                         core::BlockPool& pool, const WsLimits& limits);
+    template <class Handler>
+    ReadResult dispatch_close(std::span<const std::uint8_t> body, Handler& handler);
 
-    // An incomplete frame: its raw bytes (header and payload so far) in data()[0, size);
-    // `begin` counts the payload bytes already unmasked and validated.
+    // An incomplete frame, exactly as it arrived but with its payload unmasked (and, for text,
+    // UTF-8 checked) as far as it has arrived:
+    //
+    //  data()
+    //  0               header_size                      size                  capacity
+    //  +---------------+--------------------------------+---------------------+---------+
+    //  | frame header  | payload so far: unmasked, and  | room for the rest   | padding |
+    //  | (2..14 bytes, | validated when the message is  | of the payload      | (64 B)  |
+    //  |  key and all) | text                           | (grown on demand)   |         |
+    //  +---------------+--------------------------------+---------------------+---------+
+    //
+    //  size  = bytes of the frame held; while the header is incomplete, size < header_size and
+    //          no payload byte is held (header bytes are taken one field at a time).
+    //  begin = payload bytes already unmasked and validated (size - header_size between
+    //          calls); the mask phase of the next payload byte is begin % 4.
+    // The header is decoded again from data() on each call (at most 14 bytes): no other copy.
     core::Block* carry_ = nullptr;
-    // A fragmented message so far: its unmasked payload in data()[0, size).
+    // A fragmented message so far: its unmasked (and validated) payload in data()[0, size),
+    // grown on demand up to WsLimits::max_message; begin is 0.
     core::Block* message_ = nullptr;
     core::Utf8Validator utf8_;         // the text message in progress, across frames and reads
     std::uint8_t message_opcode_ = 0;  // opcode of the fragmented message in progress (0: none)
     State state_ = State::kActive;
-    std::uint16_t fail_code_ = 0;  // kFailed: the close code
+    Violation violation_ = Violation::kNone;  // kFailed: why
 };
 static_assert(sizeof(WsReader) <= 24, "a WsReader lives in every connection");
 
-template <class Handler>
-ReadResult WsReader::consume(std::uint8_t* data, std::size_t n, Handler& handler,
-                             core::BlockPool& pool, const WsLimits& limits) {
-    if (state_ == State::kClosed) return {ReadStatus::kClosed, 0, "", n};
-    if (state_ == State::kFailed) return {ReadStatus::kFailed, fail_code_, "", n};
-    std::size_t off = 0;
-    if (carry_ != nullptr) {
-        FrameHeader h;
-        bool complete = false;
-        ReadResult r = fill_carry(data, n, off, pool, limits, h, complete);
-        if (r.status != ReadStatus::kOk) return r;
-        if (!complete) return {ReadStatus::kOk, 0, "", n};
-        core::Block* frame = std::exchange(carry_, nullptr);
-        r = dispatch(h, frame->data() + h.header_size, handler, pool, limits);
-        frame->unref();
-        if (r.status != ReadStatus::kOk) {
-            r.consumed = off;
-            return r;
-        }
-    }
-    while (off < n) {
-        FrameHeader h;
-        const HeaderStatus st = parse_header(data + off, n - off, h);
-        if (st == HeaderStatus::kBadLength) {
-            return fail(close_code::kProtocolError, "frame length has the top bit set", off);
-        }
-        if (st == HeaderStatus::kNeedMore) {
-            start_carry(data + off, n - off, pool, 0, 0);
-            return {ReadStatus::kOk, 0, "", n};
-        }
-        if (const ReadResult r = check(h, limits); r.status != ReadStatus::kOk) {
-            return fail(r.close_code, r.reason, off);
-        }
-        std::uint8_t* payload = data + off + h.header_size;
-        const std::uint64_t frame = h.header_size + h.payload_size;
-        if (n - off < frame) {
-            const std::size_t avail = n - off - h.header_size;
-            if (!prepare(h, payload, 0, avail)) {
-                return fail(close_code::kInvalidPayload, "text is not valid UTF-8", off);
-            }
-            start_carry(data + off, n - off, pool, frame, avail);
-            return {ReadStatus::kOk, 0, "", n};
-        }
-        if (!prepare(h, payload, 0, h.payload_size)) {
-            return fail(close_code::kInvalidPayload, "text is not valid UTF-8", off);
-        }
-        off += frame;
-        ReadResult r = dispatch(h, payload, handler, pool, limits);
-        if (r.status != ReadStatus::kOk) {
-            r.consumed = off;
-            return r;
-        }
-    }
-    return {ReadStatus::kOk, 0, "", n};
-}
-
-template <class Handler>
-ReadResult WsReader::dispatch(const FrameHeader& h, std::uint8_t* payload, Handler& handler,
-                              core::BlockPool& pool, const WsLimits& limits) {
-    const std::size_t size = h.payload_size;
-    const auto stop_if = [](bool go) {
-        return ReadResult{go ? ReadStatus::kOk : ReadStatus::kStopped, 0, "", 0};
-    };
-    switch (static_cast<Opcode>(h.opcode)) {
-        case Opcode::kPing:
-            return stop_if(handler.on_ping({payload, size}));
-        case Opcode::kPong:
-            return {};
-        case Opcode::kClose: {
-            std::uint16_t code = close_code::kNoStatus;
-            std::string_view reason;
-            if (size == 1) return fail(close_code::kProtocolError, "close body of 1 byte", 0);
-            if (size >= 2) {
-                code = static_cast<std::uint16_t>((payload[0] << 8) | payload[1]);
-                if (!is_valid_close_code(code)) {
-                    return fail(close_code::kProtocolError, "invalid close code", 0);
-                }
-                if (!core::is_valid_utf8(payload + 2, size - 2)) {
-                    return fail(close_code::kInvalidPayload, "close reason is not UTF-8", 0);
-                }
-                reason = {reinterpret_cast<const char*>(payload + 2), size - 2};
-            }
-            state_ = State::kClosed;
-            release();
-            handler.on_close(code, reason);
-            return {ReadStatus::kClosed, 0, "", 0};
-        }
-        case Opcode::kText:
-        case Opcode::kBinary:
-            if (!h.fin) {
-                message_opcode_ = h.opcode;
-                append_fragment(payload, size, pool, limits);
-                return {};
-            }
-            if (h.opcode == static_cast<std::uint8_t>(Opcode::kText) && !utf8_.complete()) {
-                return fail(close_code::kInvalidPayload, "text ends inside a UTF-8 sequence", 0);
-            }
-            utf8_.reset();
-            return stop_if(handler.on_message(static_cast<Opcode>(h.opcode), {payload, size}));
-        case Opcode::kContinuation: {
-            append_fragment(payload, size, pool, limits);
-            if (!h.fin) return {};
-            const auto opcode = static_cast<Opcode>(message_opcode_);
-            if (opcode == Opcode::kText && !utf8_.complete()) {
-                return fail(close_code::kInvalidPayload, "text ends inside a UTF-8 sequence", 0);
-            }
-            utf8_.reset();
-            message_opcode_ = 0;
-            core::Block* message = std::exchange(message_, nullptr);
-            const bool go = handler.on_message(opcode, {message->data(), message->size});
-            message->unref();
-            return stop_if(go);
-        }
-    }
-    return fail(close_code::kProtocolError, "unknown opcode", 0);  // check() rules this out
-}
-
 }  // namespace herald::net
+
+#include "net/ws_reader_inl.h"  // the templates and the per-frame checks
