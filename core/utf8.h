@@ -11,9 +11,9 @@ namespace herald::core {
 // Rejects overlongs, surrogates (U+D800..U+DFFF), code points above U+10FFFF and stray
 // continuation bytes, as soon as the first byte that makes the prefix invalid is fed
 // ("fail fast", RFC 6455 §8.1) -- at the latest, by the end of the chunk that holds it. ASCII is
-// checked 32 bytes per step with 64-bit words; other text goes through a DFA (one table load and
-// one shift per byte), and runs of 64 bytes or more of it through simdjson's SIMD validator up to
-// their last complete code point.
+// checked up to 128 bytes per step with 64-bit words; other text goes through a DFA (one table load
+// and one shift per byte), and runs of 64 bytes or more of it through simdjson's SIMD validator up
+// to their last complete code point.
 class Utf8Validator {
   public:
     // Feeds the next n bytes. Returns false once the stream so far cannot be a prefix of valid

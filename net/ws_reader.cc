@@ -68,10 +68,9 @@ void WsReader::release() noexcept {
 void WsReader::start_carry(const std::uint8_t* bytes, std::size_t n, core::BlockPool& pool,
                            std::uint64_t frame_size, std::size_t prepared) {
     // Room grows with what actually arrives: a declared length alone reserves nothing large.
-    const std::size_t room =
-        frame_size == 0 ? kMaxClientHeader
-                        : static_cast<std::size_t>(std::min<std::uint64_t>(
-                              frame_size, std::max<std::size_t>(2 * n, 4096)));
+    const std::size_t room = frame_size == 0 ? kMaxClientHeader
+                                             : static_cast<std::size_t>(std::min<std::uint64_t>(
+                                                   frame_size, std::max<std::size_t>(2 * n, 4096)));
     carry_ = pool.acquire(std::max(room, n));
     std::memcpy(carry_->data(), bytes, n);
     carry_->size = static_cast<std::uint32_t>(n);

@@ -74,6 +74,37 @@ TEST(Unmask, TwiceRestoresTheInputAtEveryPhaseAndAlignment) {
     }
 }
 
+TEST(UnmaskAscii, UnmasksLikeUnmaskAndFindsANonAsciiByteAnywhere) {
+    std::mt19937 rng(4);
+    for (std::size_t align = 0; align < 8; ++align) {
+        for (std::size_t n = 0; n <= 300; ++n) {
+            const std::size_t phase = (n + align) % 4;
+            // ASCII once unmasked, except (when high < n) the byte at `high`.
+            for (std::size_t high : {n, std::size_t{0}, n / 2, n == 0 ? 0 : n - 1}) {
+                std::vector<std::uint8_t> plain(n + align + 8);
+                for (auto& b : plain) b = static_cast<std::uint8_t>(rng() & 0x7F);
+                if (high < n) plain[align + high] |= 0x80;
+                auto data = plain;
+                unmask_bytewise(data.data() + align, n, kKey, phase);  // mask it
+                const bool ascii = unmask_ascii(data.data() + align, n, kKey, phase);
+                ASSERT_EQ(data, plain) << "n=" << n << " align=" << align;
+                ASSERT_EQ(ascii, high >= n) << "n=" << n << " high=" << high;
+            }
+        }
+    }
+}
+
+TEST(UnmaskAscii, IgnoresHighBytesOutsideTheRange) {
+    std::uint8_t data[48];
+    for (auto& b : data) b = 0xFF;
+    for (std::size_t i = 8; i < 40; ++i) {
+        data[i] = static_cast<std::uint8_t>(kKey[(i - 8) & 3] ^ 'a');  // masked ASCII
+    }
+    EXPECT_TRUE(unmask_ascii(data + 8, 32, kKey));
+    EXPECT_EQ(data[7], 0xFF);
+    EXPECT_EQ(data[40], 0xFF);
+}
+
 TEST(Unmask, Rfc6455ExampleUnmasksToHello) {
     // RFC 6455 §5.7: a masked "Hello" with key 37 fa 21 3d.
     std::uint8_t payload[] = {0x7f, 0x9f, 0x4d, 0x51, 0x58};

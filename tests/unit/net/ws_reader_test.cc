@@ -322,6 +322,31 @@ TEST(WsReader, AcceptsExactlyTheCloseCodesRfc6455Allows) {
     }
 }
 
+TEST(WsReader, JudgesHeaderRulesAsSoonAsTheirBytesArrive) {
+    struct Case {
+        const char* rule;
+        std::string bytes;  // all that has arrived
+    };
+    const Case cases[] = {
+        {"RSV bit", "\xC1"},
+        {"unknown opcode", "\x83"},
+        {"fragmented control", "\x09"},
+        {"continuation without start", "\x80"},
+        {"unmasked", "\x81\x05"},
+        {"control over 125", "\x89\xFE"},
+        {"data frame mid-message", frame(0x01, "a") + "\x81"},
+    };
+    for (const Case& c : cases) {
+        const Outcome o = feed(c.bytes);
+        EXPECT_EQ(o.status, ReadStatus::kFailed) << c.rule;
+        EXPECT_EQ(o.code, 1002) << c.rule;
+        // Also when the deciding byte comes in a later read than the frame's first.
+        if (c.bytes.size() >= 2) {
+            EXPECT_EQ(feed(c.bytes, {c.bytes.size() - 1, 1}).code, 1002) << c.rule;
+        }
+    }
+}
+
 // ---- UTF-8: 1007 ----------------------------------------------------------------------------
 
 TEST(WsReader, FailsACloseReasonThatIsNotUtf8With1007) {
@@ -566,6 +591,32 @@ TEST(WsReader, StaysFailedAfterAViolation) {
         EXPECT_TRUE(rec.events.empty());
         reader.release();
     }
+}
+
+TEST(WsReader, ReleaseMakesTheReaderReusable) {
+    core::BlockPool pool;
+    WsReader reader;
+    Recorder rec;
+    const auto consume = [&](const std::string& wire) {
+        std::vector<std::uint8_t> buf = padded(wire);
+        return reader.consume(buf.data(), wire.size(), rec, pool, WsLimits{}).status;
+    };
+    EXPECT_EQ(consume(frame(0x83, "x")), ReadStatus::kFailed);
+    reader.release();
+    EXPECT_EQ(consume(frame(0x81, "after failure")), ReadStatus::kOk);
+    EXPECT_EQ(consume(frame(0x88, "")), ReadStatus::kClosed);
+    reader.release();
+    // A text message cut inside a UTF-8 sequence and a partial frame: release forgets both.
+    EXPECT_EQ(consume(frame(0x01, "\xE2\x82") + frame(0x00, "more").substr(0, 3)), ReadStatus::kOk);
+    reader.release();
+    EXPECT_TRUE(reader.idle());
+    EXPECT_EQ(consume(frame(0x81, "fresh")), ReadStatus::kOk);
+    EXPECT_EQ(consume(frame(0x80, "orphan")), ReadStatus::kFailed) << "no message in progress";
+    EXPECT_EQ(rec.events, (Events{{"text", "after failure"},
+                                  {"close", "", close_code::kNoStatus},
+                                  {"text", "fresh"}}));
+    reader.release();
+    EXPECT_EQ(pool.stats().live_blocks, 0u);
 }
 
 // ---- Memory ---------------------------------------------------------------------------------
