@@ -81,6 +81,9 @@ class BlockPool {
     // enough.
     Block* grow(Block* old, std::size_t min_capacity, std::size_t keep);
 
+    // Frees every cached block (an idle process gives its memory back).
+    void trim() noexcept;
+
     struct Stats {
         std::uint64_t live_blocks = 0;   // handed out, not yet returned
         std::uint64_t cached_bytes = 0;  // on free lists

@@ -36,14 +36,18 @@ void* allocate_aligned(std::size_t bytes) {
 
 }  // namespace
 
-BlockPool::~BlockPool() {
+BlockPool::~BlockPool() { trim(); }
+
+void BlockPool::trim() noexcept {
     for (FreeList& list : free_) {
         while (list.head != nullptr) {
             Block* b = list.head;
             list.head = b->next_free_;
             std::free(b);
         }
+        list.bytes = 0;
     }
+    stats_.cached_bytes = 0;
 }
 
 Block* BlockPool::acquire(std::size_t min_capacity) {

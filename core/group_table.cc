@@ -1,5 +1,7 @@
 #include "core/group_table.h"
 
+#include <algorithm>
+
 #include "core/assert.h"
 
 namespace herald::core {
@@ -7,12 +9,12 @@ namespace herald::core {
 GroupTable::JoinResult GroupTable::join(MemberId member, std::string_view name,
                                         std::size_t max_groups) {
     if (member >= by_member_.size()) by_member_.resize(member + std::size_t{1});
-    std::vector<Membership>& list = by_member_[member];
+    MembershipList& list = by_member_[member];
 
     auto it = groups_.find(name);
     if (it != groups_.end()) {
-        for (const Membership& m : list) {
-            if (m.group == &it->second) return JoinResult::kAlreadyMember;
+        for (std::uint32_t i = 0; i < list.size(); ++i) {
+            if (list[i].group == &it->second) return JoinResult::kAlreadyMember;
         }
     }
     if (list.size() >= max_groups) return JoinResult::kTooManyGroups;
@@ -34,7 +36,7 @@ GroupTable::LeaveResult GroupTable::leave(MemberId member, std::string_view name
     if (member >= by_member_.size()) return LeaveResult::kNotMember;
     auto it = groups_.find(name);
     if (it == groups_.end()) return LeaveResult::kNotMember;
-    const std::vector<Membership>& list = by_member_[member];
+    const MembershipList& list = by_member_[member];
     for (std::uint32_t i = 0; i < list.size(); ++i) {
         if (list[i].group != &it->second) continue;
         remove_at(member, i);
@@ -48,7 +50,7 @@ GroupTable::LeaveResult GroupTable::leave(MemberId member, std::string_view name
 void GroupTable::leave_all(MemberId member,
                            const std::function<void(std::string_view)>& on_removed) {
     if (member >= by_member_.size()) return;
-    std::vector<Membership>& list = by_member_[member];
+    MembershipList& list = by_member_[member];
     while (!list.empty()) {
         Group* group = list.back().group;
         remove_at(member, static_cast<std::uint32_t>(list.size() - 1));
@@ -57,7 +59,7 @@ void GroupTable::leave_all(MemberId member,
         if (on_removed) on_removed(name);
         groups_.erase(name);
     }
-    std::vector<Membership>().swap(list);  // an idle member holds no heap memory
+    list.release();  // an idle member holds no heap memory
 }
 
 std::span<const GroupTable::MemberId> GroupTable::members(std::string_view name) const {
@@ -69,7 +71,7 @@ std::span<const GroupTable::MemberId> GroupTable::members(std::string_view name)
 // Removes membership list_index of `member` from both sides by swapping the last element of
 // each array into the hole and fixing the moved element's back-pointer.
 void GroupTable::remove_at(MemberId member, std::uint32_t list_index) {
-    std::vector<Membership>& list = by_member_[member];
+    MembershipList& list = by_member_[member];
     const Membership gone = list[list_index];
     Group& group = *gone.group;
 
@@ -95,6 +97,24 @@ void GroupTable::remove_at(MemberId member, std::uint32_t list_index) {
     list.pop_back();
     --memberships_;
     HERALD_DCHECK(group.members.size() == group.index_in_list.size());
+}
+
+void GroupTable::MembershipList::push_back(const Membership& m) {
+    if (size_ == capacity_) {
+        const std::uint32_t grown = capacity_ * 2;
+        auto* fresh = new Membership[grown];
+        std::copy(data(), data() + size_, fresh);
+        if (capacity_ > 1) delete[] many_;
+        many_ = fresh;
+        capacity_ = grown;
+    }
+    data()[size_++] = m;
+}
+
+void GroupTable::MembershipList::release() noexcept {
+    if (capacity_ > 1) delete[] many_;
+    capacity_ = 1;
+    size_ = 0;
 }
 
 }  // namespace herald::core

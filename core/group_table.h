@@ -82,10 +82,50 @@ class GroupTable {
         }
     };
 
+    // A member's memberships: the first one inline (most connections join one group), more
+    // on the heap. As small as a std::vector, without its allocation for one element.
+    class MembershipList {
+      public:
+        MembershipList() noexcept {}
+        MembershipList(MembershipList&& o) noexcept : size_(o.size_), capacity_(o.capacity_) {
+            if (o.capacity_ == 1) {
+                one_ = o.one_;
+            } else {
+                many_ = o.many_;
+            }
+            o.size_ = 0;
+            o.capacity_ = 1;
+        }
+        MembershipList(const MembershipList&) = delete;
+        MembershipList& operator=(const MembershipList&) = delete;
+        MembershipList& operator=(MembershipList&&) = delete;
+        ~MembershipList() { release(); }
+
+        std::uint32_t size() const noexcept { return size_; }
+        bool empty() const noexcept { return size_ == 0; }
+        Membership* data() noexcept { return capacity_ == 1 ? &one_ : many_; }
+        const Membership* data() const noexcept { return capacity_ == 1 ? &one_ : many_; }
+        Membership& operator[](std::uint32_t i) noexcept { return data()[i]; }
+        const Membership& operator[](std::uint32_t i) const noexcept { return data()[i]; }
+        Membership& back() noexcept { return data()[size_ - 1]; }
+        void push_back(const Membership& m);
+        void pop_back() noexcept { --size_; }
+        // Empties the list and frees its heap storage.
+        void release() noexcept;
+
+      private:
+        std::uint32_t size_ = 0;
+        std::uint32_t capacity_ = 1;  // 1: the inline slot
+        union {
+            Membership one_;
+            Membership* many_;
+        };
+    };
+
     void remove_at(MemberId member, std::uint32_t list_index);
 
     std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;
-    std::vector<std::vector<Membership>> by_member_;  // indexed by MemberId
+    std::vector<MembershipList> by_member_;  // indexed by MemberId
     std::size_t memberships_ = 0;
 };
 

@@ -36,12 +36,14 @@ struct Connection {
     std::uint16_t errors = 0;           // failed commands in the current error window
     std::uint16_t inflight_frames = 0;  // frames the send in flight covers
     std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)
-    core::Nanos deadline = 0;           // handshake / closing deadline (0: none)
+    std::uint32_t timer_prev = 0;       // neighbours in the loop's timer list (slots)
+    std::uint32_t timer_next = 0;
+    std::uint8_t timer = 0;    // which timer list holds it (0: none)
+    core::Nanos deadline = 0;  // when the current timer fires (if timer != 0)
     core::Nanos error_window_start = 0;
-    core::Block* head = nullptr;    // the request head so far (handshake only)
-    struct SendMsg* msg = nullptr;  // iovecs of a multi-frame send in flight
-    SendQueue out;                  // frames not yet acknowledged by a send completion
-    WsReader reader;                // frame parsing state
+    core::Block* head = nullptr;  // the request head so far (handshake only)
+    SendQueue out;                // frames not yet acknowledged by a send completion
+    WsReader reader;              // frame parsing state
 };
 
 }  // namespace herald::net

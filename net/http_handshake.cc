@@ -5,12 +5,11 @@
 // judging, and reports problems as a verdict plus a static reason string.
 #include "net/http_handshake.h"
 
-#include <openssl/evp.h>
-#include <openssl/sha.h>
-
 #include <algorithm>
 #include <cstring>
 #include <memory>
+
+#include "core/sha1.h"
 
 namespace herald::net {
 namespace {
@@ -285,28 +284,12 @@ RequestHead parse_request_head(std::string_view head) noexcept {
 }
 
 std::array<char, 28> websocket_accept(std::string_view key) noexcept {
-    std::array<unsigned char, SHA_DIGEST_LENGTH> digest{};
-    std::array<unsigned char, 128> joined;
-    if (key.size() <= joined.size() - kWebSocketGuid.size()) {
-        // The usual case (a 24-character key): one-shot SHA-1 over a stack buffer.
-        unsigned char* end = std::copy(key.begin(), key.end(), joined.data());
-        end = std::copy(kWebSocketGuid.begin(), kWebSocketGuid.end(), end);
-        SHA1(joined.data(), static_cast<std::size_t>(end - joined.data()), digest.data());
-    } else {
-        // A key too long to be valid: hash it in two parts rather than allocate the concatenation.
-        // On allocation failure the digest stays zero, which no client will accept.
-        const std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(),
-                                                                          &EVP_MD_CTX_free);
-        if (ctx && EVP_DigestInit_ex(ctx.get(), EVP_sha1(), nullptr) == 1 &&
-            EVP_DigestUpdate(ctx.get(), key.data(), key.size()) == 1 &&
-            EVP_DigestUpdate(ctx.get(), kWebSocketGuid.data(), kWebSocketGuid.size()) == 1) {
-            EVP_DigestFinal_ex(ctx.get(), digest.data(), nullptr);
-        }
-    }
-    std::array<unsigned char, 29> encoded;  // 28 characters and the NUL EVP_EncodeBlock adds
-    EVP_EncodeBlock(encoded.data(), digest.data(), static_cast<int>(digest.size()));
+    core::Sha1 sha;
+    sha.update(key);
+    sha.update(kWebSocketGuid);
+    const core::Sha1::Digest digest = sha.finish();
     std::array<char, 28> accept;
-    std::copy_n(encoded.begin(), accept.size(), reinterpret_cast<unsigned char*>(accept.data()));
+    core::base64_encode(digest.data(), digest.size(), accept.data());
     return accept;
 }
 

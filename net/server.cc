@@ -1,5 +1,6 @@
 #include "net/server.h"
 
+#include <malloc.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
@@ -219,7 +220,7 @@ void Server::on_accept(int res, bool more) {
             Connection& c = conns_[slot];
             c.fd = fd;
             stats_->connections.set(conns_.size());
-            set_deadline(c, slot, now_ + options_.handshake_timeout);
+            set_deadline(c, slot, kHandshakeTimer);
             arm_recv(c, slot);
         }
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
@@ -251,6 +252,15 @@ void Server::on_timer() {
         accept_paused_ = false;
         arm_accept();
     }
+    // A tick without any input: give the memory that traffic used back to the system, so an
+    // idle worker's footprint is its connections, not its busiest moment.
+    if (!received_since_tick_ && !memory_released_) {
+        if (!poll_mode_) uring_.release_buffer_memory();
+        pool_.trim();
+        malloc_trim(0);
+        memory_released_ = true;
+    }
+    received_since_tick_ = false;
     expire_deadlines(now_);
     arm_timer();
 }
@@ -289,35 +299,65 @@ void Server::begin_shutdown() {
     }
 }
 
-void Server::set_deadline(Connection& c, std::uint32_t slot, core::Nanos at) {
-    c.deadline = at;
-    timed_.push_back({slot, conns_.generation(slot), at});
+void Server::set_deadline(Connection& c, std::uint32_t slot, Timer timer) {
+    clear_deadline(c, slot);
+    c.deadline =
+        now_ + (timer == kHandshakeTimer ? options_.handshake_timeout : options_.close_timeout);
+    c.timer = timer;
+    TimerList& list = timers_[timer];
+    c.timer_prev = list.tail;
+    c.timer_next = kNoSlot;
+    if (list.tail != kNoSlot) {
+        conns_[list.tail].timer_next = slot;
+    } else {
+        list.head = slot;
+    }
+    list.tail = slot;
 }
 
-// Every tick: a connection whose current deadline passed is aborted (handshake, closing
-// handshake or linger took too long); a second deadline while aborting cancels its operations.
-void Server::expire_deadlines(core::Nanos now) {
-    for (std::size_t i = 0; i < timed_.size();) {
-        const Timed t = timed_[i];
-        if (t.at > now) {
-            ++i;
-            continue;
-        }
-        timed_[i] = timed_.back();
-        timed_.pop_back();
-        Connection* c = conns_.find(t.slot, t.generation);
-        if (c == nullptr || c->deadline != t.at) continue;
-        c->deadline = 0;
-        if (c->state == ConnState::kAborting) {
-            io_uring_sqe* sqe = uring_.sqe();
-            io_uring_prep_cancel_fd(sqe, c->fd, IORING_ASYNC_CANCEL_ALL);
-            io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
-            continue;
-        }
-        if (c->state != ConnState::kLingering) stats_->closes_timeout.add();
-        abort(*c, t.slot, /*reset=*/true);
-        maybe_release(*c, t.slot);
+void Server::clear_deadline(Connection& c, std::uint32_t slot) {
+    if (c.timer == kNoTimer) return;
+    TimerList& list = timers_[c.timer];
+    if (c.timer_prev != kNoSlot) {
+        conns_[c.timer_prev].timer_next = c.timer_next;
+    } else {
+        list.head = c.timer_next;
     }
+    if (c.timer_next != kNoSlot) {
+        conns_[c.timer_next].timer_prev = c.timer_prev;
+    } else {
+        list.tail = c.timer_prev;
+    }
+    c.timer = kNoTimer;
+    static_cast<void>(slot);
+}
+
+// Every tick: the connections at the head of each timer list whose deadline passed.
+void Server::expire_deadlines(core::Nanos now) {
+    for (std::uint8_t t = kHandshakeTimer; t < kTimers; ++t) {
+        while (timers_[t].head != kNoSlot) {
+            const std::uint32_t slot = timers_[t].head;
+            Connection& c = conns_[slot];
+            if (c.deadline > now) break;
+            clear_deadline(c, slot);
+            on_deadline(c, slot);
+        }
+    }
+}
+
+// A handshake, closing handshake or linger took too long: abort. A connection still waiting for
+// its operations after that gets them cancelled (and is checked again a timeout later).
+void Server::on_deadline(Connection& c, std::uint32_t slot) {
+    if (c.state == ConnState::kAborting) {
+        io_uring_sqe* sqe = uring_.sqe();
+        io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
+        set_deadline(c, slot, kCloseTimer);
+        return;
+    }
+    if (c.state != ConnState::kLingering) stats_->closes_timeout.add();
+    abort(c, slot, /*reset=*/true);
+    maybe_release(c, slot);
 }
 
 }  // namespace herald::net

@@ -36,12 +36,31 @@
 
 namespace herald::net {
 
-// iovecs and header of a multi-frame send; pooled, one per send in flight.
-struct SendMsg {
-    static constexpr std::size_t kMaxFrames = 64;
-    msghdr header{};
-    iovec iov[kMaxFrames];
-    SendMsg* next_free = nullptr;
+// The msghdrs and iovecs of one loop pass's multi-frame sends. The kernel copies them when the
+// sends are submitted (IORING_FEAT_SUBMIT_STABLE), so the arena is emptied every pass and its
+// memory follows the busiest pass, not the number of connections.
+class SendArena {
+  public:
+    static constexpr std::size_t kMaxFrames = 64;  // frames one sendmsg carries at most
+
+    // A zeroed msghdr whose msg_iov has room for `frames` (<= kMaxFrames) iovecs; valid until
+    // reset().
+    msghdr* take(std::size_t frames);
+    // Returns the last take()'s unused iovecs: it used only `used` of them.
+    void shrink_last(msghdr* m, std::size_t used) noexcept;
+    void reset() noexcept;
+
+  private:
+    struct Chunk {
+        static constexpr std::size_t kIovecs = 4096;
+        static constexpr std::size_t kHeaders = 512;
+        iovec iov[kIovecs];
+        msghdr headers[kHeaders];
+        std::size_t iov_used = 0;
+        std::size_t headers_used = 0;
+    };
+    std::vector<std::unique_ptr<Chunk>> chunks_;
+    std::size_t current_ = 0;
 };
 
 class Server {
@@ -94,8 +113,13 @@ class Server {
     void on_timer();
     void on_signal();
     void begin_shutdown();
+    // Deadlines: each timer list holds connections whose deadline is now + its timeout, so
+    // appending keeps it sorted and expiring looks only at its head.
+    enum Timer : std::uint8_t { kNoTimer = 0, kHandshakeTimer, kCloseTimer, kTimers };
+    void set_deadline(Connection& c, std::uint32_t slot, Timer timer);
+    void clear_deadline(Connection& c, std::uint32_t slot);
     void expire_deadlines(core::Nanos now);
-    void set_deadline(Connection& c, std::uint32_t slot, core::Nanos at);
+    void on_deadline(Connection& c, std::uint32_t slot);
 
     // --- connection I/O (server_io.cc)
     void arm_recv(Connection& c, std::uint32_t slot);
@@ -145,7 +169,9 @@ class Server {
     bool fixed_files_ = false;  // connections live in the registered-file table
     bool stop_requested_ = false;
     bool stopping_ = false;
-    bool accept_paused_ = false;  // out of descriptors: retry on the next tick
+    bool accept_paused_ = false;        // out of descriptors: retry on the next tick
+    bool received_since_tick_ = false;  // any input since the last tick
+    bool memory_released_ = false;      // idle memory already given back
     core::Nanos stop_deadline_ = 0;
     core::Nanos now_ = 0;  // refreshed once per loop pass
 
@@ -153,8 +179,7 @@ class Server {
     core::GroupTable groups_;
     core::BlockPool pool_;
     SendNodePool nodes_;
-    SendMsg* free_msgs_ = nullptr;
-    std::vector<std::unique_ptr<SendMsg>> msgs_;
+    SendArena send_arena_;
     CommandParser parser_;
     WsLimits ws_limits_;
     std::array<core::Block*, kErrorCodeCount> error_frames_{};  // encoded once at start
@@ -165,12 +190,12 @@ class Server {
     };
     std::vector<Dirty> dirty_;            // connections with frames to send this pass
     std::vector<std::uint32_t> victims_;  // members to close after a fan-out
-    struct Timed {
-        std::uint32_t slot;
-        std::uint32_t generation;
-        core::Nanos at;
+    struct TimerList {
+        std::uint32_t head = kNoSlot;
+        std::uint32_t tail = kNoSlot;
     };
-    std::vector<Timed> timed_;  // pending deadlines (checked every tick)
+    static constexpr std::uint32_t kNoSlot = UINT32_MAX;
+    std::array<TimerList, kTimers> timers_{};
 
     __kernel_timespec tick_{};
     signalfd_siginfo signal_info_{};

@@ -75,6 +75,8 @@ void Server::on_poll(Connection& c, std::uint32_t slot, int res, unsigned flags)
 
 void Server::input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
     stats_->bytes_in.add(n);
+    received_since_tick_ = true;
+    memory_released_ = false;
     switch (c.state) {
         case ConnState::kHandshake:
             return handshake_input(c, slot, data, n);
@@ -105,6 +107,7 @@ void Server::mark_dirty(Connection& c, std::uint32_t slot) {
 }
 
 void Server::flush() {
+    send_arena_.reset();  // what the last pass took was copied by the kernel at submission
     for (const Dirty& d : dirty_) {
         Connection* c = conns_.find(d.slot, d.generation);
         if (c == nullptr) continue;
@@ -116,7 +119,7 @@ void Server::flush() {
     dirty_.clear();
 }
 
-// One send for everything queued (up to SendMsg::kMaxFrames frames): a plain send for one
+// One send for everything queued (up to SendArena::kMaxFrames frames): a plain send for one
 // frame, sendmsg with an iovec per frame otherwise. MSG_WAITALL makes io_uring finish a
 // partial write itself.
 void Server::start_send(Connection& c, std::uint32_t slot) {
@@ -129,20 +132,12 @@ void Server::start_send(Connection& c, std::uint32_t slot) {
         io_uring_prep_send(sqe, target, first[0].iov_base, first[0].iov_len, kFlags);
         c.inflight_frames = 1;
     } else {
-        SendMsg* m = free_msgs_;
-        if (m == nullptr) {
-            msgs_.push_back(std::make_unique<SendMsg>());
-            m = msgs_.back().get();
-        } else {
-            free_msgs_ = m->next_free;
-        }
-        const std::size_t frames = c.out.gather(m->iov, SendMsg::kMaxFrames, total);
-        m->header = {};
-        m->header.msg_iov = m->iov;
-        m->header.msg_iovlen = frames;
-        c.msg = m;
+        msghdr* m = send_arena_.take(SendArena::kMaxFrames);
+        const std::size_t frames = c.out.gather(m->msg_iov, SendArena::kMaxFrames, total);
+        m->msg_iovlen = frames;
+        send_arena_.shrink_last(m, frames);
         c.inflight_frames = static_cast<std::uint16_t>(frames);
-        io_uring_prep_sendmsg(sqe, target, &m->header, kFlags);
+        io_uring_prep_sendmsg(sqe, target, m, kFlags);
     }
     if (fixed_files_) sqe->flags |= IOSQE_FIXED_FILE;
     io_uring_sqe_set_data64(sqe, user_data(Op::kSend, slot));
@@ -154,11 +149,6 @@ void Server::on_send(Connection& c, std::uint32_t slot, int res) {
     --c.ops;
     c.send_busy = false;
     c.inflight_frames = 0;
-    if (c.msg != nullptr) {
-        c.msg->next_free = free_msgs_;
-        free_msgs_ = c.msg;
-        c.msg = nullptr;
-    }
     if (res < 0) {
         abort(c, slot);  // EPIPE, ECONNRESET, ECANCELED: the peer is gone
         return maybe_release(c, slot);
@@ -183,7 +173,7 @@ void Server::half_close(Connection& c, std::uint32_t slot) {
     if (stopping_) return abort(c, slot);  // shutting down: the handshake is done, no linger
     shutdown(c.fd, SHUT_WR);
     c.state = ConnState::kLingering;
-    set_deadline(c, slot, now_ + options_.close_timeout);
+    set_deadline(c, slot, kCloseTimer);
 }
 
 // Ends the connection now: shutdown makes every operation in flight complete; the slot is
@@ -198,7 +188,7 @@ void Server::abort(Connection& c, std::uint32_t slot, bool reset) {
     }
     shutdown(c.fd, SHUT_RDWR);
     c.out.truncate(c.send_busy ? c.inflight_frames : 0, nodes_);
-    set_deadline(c, slot, now_ + options_.close_timeout);
+    set_deadline(c, slot, kCloseTimer);
 }
 
 void Server::leave_groups(std::uint32_t slot) {
@@ -230,12 +220,45 @@ void Server::maybe_release(Connection& c, std::uint32_t slot) {
 
 void Server::on_close(Connection& c, std::uint32_t slot) {
     if (--c.ops != 0) return;
+    clear_deadline(c, slot);
     c.out.clear(nodes_);
     c.reader.release();
     if (c.head != nullptr) c.head->unref();
     c.head = nullptr;
     conns_.erase(slot);
     stats_->connections.set(conns_.size());
+}
+
+}  // namespace herald::net
+
+namespace herald::net {
+
+msghdr* SendArena::take(std::size_t frames) {
+    while (true) {
+        if (current_ == chunks_.size()) chunks_.push_back(std::make_unique<Chunk>());
+        Chunk& c = *chunks_[current_];
+        if (c.iov_used + frames <= Chunk::kIovecs && c.headers_used < Chunk::kHeaders) {
+            msghdr* m = &c.headers[c.headers_used++];
+            *m = {};
+            m->msg_iov = &c.iov[c.iov_used];
+            c.iov_used += frames;
+            return m;
+        }
+        ++current_;
+    }
+}
+
+void SendArena::shrink_last(msghdr* m, std::size_t used) noexcept {
+    Chunk& c = *chunks_[current_];
+    c.iov_used = static_cast<std::size_t>(m->msg_iov - c.iov) + used;
+}
+
+void SendArena::reset() noexcept {
+    for (std::size_t i = 0; i <= current_ && i < chunks_.size(); ++i) {
+        chunks_[i]->iov_used = 0;
+        chunks_[i]->headers_used = 0;
+    }
+    current_ = 0;
 }
 
 }  // namespace herald::net

@@ -34,7 +34,7 @@ struct ServerOptions {
     core::Nanos tick = 100 * core::kMillisecond;         // timer resolution
 
     unsigned ring_entries = 4096;           // io_uring submission queue entries
-    unsigned recv_buffers = 1024;           // --recv-buffers (power of two)
+    unsigned recv_buffers = 256;            // --recv-buffers (power of two)
     unsigned recv_buffer_size = 16 * 1024;  // --recv-buffer-size
     RecvMode recv_mode = RecvMode::kAuto;   // --recv-mode
 };

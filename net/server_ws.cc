@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <utility>
 
 #include "net/http_handshake.h"
 #include "net/server.h"
@@ -49,30 +50,39 @@ struct Server::WsHandler {
     }
 };
 
+// A head that arrives whole in one read (the usual case) is judged in place; one that arrives
+// in pieces is gathered in a pool block first.
 void Server::handshake_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
-    const std::size_t have = c.head == nullptr ? 0 : c.head->size;
-    if (c.head == nullptr) c.head = pool_.acquire(std::max<std::size_t>(n, 512));
-    c.head = pool_.grow(c.head, have + n, have);
-    std::memcpy(c.head->data() + have, data, n);
-    c.head->size = static_cast<std::uint32_t>(have + n);
-
+    std::uint8_t* bytes = data;
+    std::size_t size = n;
+    if (c.head != nullptr) {
+        const std::size_t have = c.head->size;
+        c.head = pool_.grow(c.head, have + n, have);
+        std::memcpy(c.head->data() + have, data, n);
+        c.head->size = static_cast<std::uint32_t>(have + n);
+        bytes = c.head->data();
+        size = c.head->size;
+    }
     std::size_t scan = c.head_scan;
-    const std::size_t end = find_head_end(c.head->data(), c.head->size, scan);
+    const std::size_t end = find_head_end(bytes, size, scan);
     c.head_scan = static_cast<std::uint32_t>(scan);
-    if (end == 0 ? c.head->size > kMaxRequestHead : end > kMaxRequestHead) {
+    if (end == 0 ? size > kMaxRequestHead : end > kMaxRequestHead) {
         stats_->http_errors.add();
         return http_reply(c, slot, 431, "text/plain", "request head larger than 8 KiB\n");
     }
-    if (end == 0) return;
-
-    core::Block* head = c.head;
-    c.head = nullptr;
-    answer_head(c, slot, {reinterpret_cast<const char*>(head->data()), end});
-    // Bytes after the head are the client's first frames (it need not wait for the 101).
-    if (c.state == ConnState::kOpen && head->size > end) {
-        ws_input(c, slot, head->data() + end, head->size - end);
+    if (end == 0) {
+        if (c.head == nullptr) {
+            c.head = pool_.acquire(std::max<std::size_t>(2 * n, 256));
+            std::memcpy(c.head->data(), data, n);
+            c.head->size = static_cast<std::uint32_t>(n);
+        }
+        return;
     }
-    head->unref();
+    core::Block* held = std::exchange(c.head, nullptr);
+    answer_head(c, slot, {reinterpret_cast<const char*>(bytes), end});
+    // Bytes after the head are the client's first frames (it need not wait for the 101).
+    if (c.state == ConnState::kOpen && size > end) ws_input(c, slot, bytes + end, size - end);
+    if (held != nullptr) held->unref();
 }
 
 void Server::answer_head(Connection& c, std::uint32_t slot, std::string_view head) {
@@ -88,7 +98,7 @@ void Server::answer_head(Connection& c, std::uint32_t slot, std::string_view hea
             c.out.push(block, nodes_);
             mark_dirty(c, slot);
             c.state = ConnState::kOpen;
-            c.deadline = 0;
+            clear_deadline(c, slot);
             stats_->upgrades.add();
             return;
         }
@@ -126,7 +136,7 @@ void Server::http_reply(Connection& c, std::uint32_t slot, int status, std::stri
     c.out.push(block, nodes_);
     mark_dirty(c, slot);
     c.state = ConnState::kHttpReply;
-    set_deadline(c, slot, now_ + options_.handshake_timeout);
+    set_deadline(c, slot, kHandshakeTimer);
 }
 
 void Server::ws_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
@@ -207,7 +217,7 @@ void Server::begin_close(Connection& c, std::uint32_t slot, std::uint16_t code,
     mark_dirty(c, slot);
     c.state = ConnState::kClosing;
     c.fail_fast = fail;
-    set_deadline(c, slot, now_ + options_.close_timeout);
+    set_deadline(c, slot, kCloseTimer);
 }
 
 void Server::deliver_frame(std::string_view group, core::Block* frame) {

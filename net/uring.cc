@@ -54,6 +54,11 @@ std::string Uring::init(const UringConfig& config) {
         ret = io_uring_queue_init_params(config.entries, &ring_, &params);
         if (ret == 0) {
             setup_mode_ = attempt.name;
+            if ((params.features & IORING_FEAT_SUBMIT_STABLE) == 0) {
+                io_uring_queue_exit(&ring_);
+                return "this kernel's io_uring needs request data stable until completion "
+                       "(Linux < 5.5): run herald on Linux 6.1 or newer";
+            }
             break;
         }
         if (ret != -EINVAL) break;  // only "flag unknown" is worth another attempt
@@ -115,6 +120,10 @@ void Uring::publish_buffers() noexcept {
     if (pending_recycles_ == 0) return;
     io_uring_buf_ring_advance(buf_ring_, static_cast<int>(pending_recycles_));
     pending_recycles_ = 0;
+}
+
+void Uring::release_buffer_memory() noexcept {
+    if (buffers_ != nullptr) madvise(buffers_, std::size_t{buf_count_} * buf_size_, MADV_DONTNEED);
 }
 
 io_uring_sqe* Uring::sqe() {

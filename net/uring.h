@@ -52,6 +52,10 @@ class Uring {
     // Hands buffer `id` back to the kernel (visible after the next publish_buffers()).
     void recycle_buffer(std::uint16_t id) noexcept;
     void publish_buffers() noexcept;
+    // Gives the receive buffers' memory back to the kernel (their contents are not needed:
+    // every buffer is in the ring, waiting). They fault back in as data arrives. Call it only
+    // between io_uring_enter calls: with DEFER_TASKRUN nothing writes them then.
+    void release_buffer_memory() noexcept;
 
     // Puts `fd` in fixed-file slot `slot` (-1 clears it). Returns 0 or -errno.
     int register_file(unsigned slot, int fd) noexcept;

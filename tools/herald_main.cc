@@ -171,7 +171,7 @@ int main(int argc, char** argv) {
                   }
                   return "";
               });
-    flags.add("recv-buffers", "N", "provided receive buffers, a power of two (default 1024)",
+    flags.add("recv-buffers", "N", "provided receive buffers, a power of two (default 256)",
               [&](std::string_view v) -> std::string {
                   std::uint64_t n = 0;
                   if (!herald::tools::parse_uint(v, n) || n == 0 || n > 32768 || (n & (n - 1))) {

@@ -235,10 +235,6 @@ int Coordinator::run() {
         }
         return 3;
     }
-    if (o_.scenario == Scenario::kIdle) {
-        sleep_until(core::now_ns() + 500 * core::kMillisecond, "settle");
-        r.server_rss_after = server_rss(o_.server_pids);
-    }
 
     const core::Nanos t0 = core::now_ns() + 50 * core::kMillisecond;
     const core::Nanos start = t0 + o_.warmup;
@@ -251,6 +247,8 @@ int Coordinator::run() {
     const double cpu0 = o_.server_pids.empty() ? 0 : server_cpu(o_.server_pids);
     sleep_until(end, "run");
     if (!o_.server_pids.empty()) r.server_cpu_s = server_cpu(o_.server_pids) - cpu0;
+    // Idle: the memory of the server holding every connection after the quiet --duration.
+    if (o_.scenario == Scenario::kIdle) r.server_rss_after = server_rss(o_.server_pids);
     if (!wait_all(kSent, end + 10 * core::kSecond, "run")) {
         fail("a load process stopped responding");
         return 2;
