@@ -112,7 +112,7 @@ std::string Server::run() {
     if (relay_ != nullptr) arm_wake();
     while (true) {
         now_ = core::now_ns();
-        if (stop_requested_ && !stopping_) begin_shutdown();
+        if (stop_requested_.load(std::memory_order_relaxed) && !stopping_) begin_shutdown();
         if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
         if (relay_ != nullptr) relay_->poll(*this);
         flush();
@@ -271,7 +271,7 @@ void Server::arm_signals() {
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
 }
 
-void Server::on_signal() { stop_requested_ = true; }
+void Server::on_signal() { stop(); }
 
 void Server::arm_wake() {
     if (stopping_) return;

@@ -14,6 +14,7 @@
 #include <sys/uio.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -78,8 +79,9 @@ class Server {
     // stop(); then closes every connection with 1001 and returns. Returns "" or an error line.
     std::string run();
 
-    // Asks the loop to shut down gracefully (from the loop's own thread).
-    void stop() noexcept { stop_requested_ = true; }
+    // Asks the loop to shut down gracefully. Any thread may call it; the loop notices within
+    // a tick (100 ms).
+    void stop() noexcept { stop_requested_.store(true, std::memory_order_relaxed); }
 
     // Delivers `message` as a text frame to this worker's members of `group`.
     void deliver(std::string_view group, std::span<const std::uint8_t> message);
@@ -167,7 +169,7 @@ class Server {
     int signal_fd_ = -1;
     bool poll_mode_ = false;    // recv fallback: poll + recv()
     bool fixed_files_ = false;  // connections live in the registered-file table
-    bool stop_requested_ = false;
+    std::atomic<bool> stop_requested_{false};
     bool stopping_ = false;
     bool accept_paused_ = false;        // out of descriptors: retry on the next tick
     bool received_since_tick_ = false;  // any input since the last tick

@@ -164,6 +164,7 @@ void Loader::on_readable(Conn& c) {
     while (c.state == ConnState::kHandshake || c.state == ConnState::kOpen) {
         const ssize_t n = recv(c.fd, rbuf_.get(), kReadBuffer, MSG_DONTWAIT);
         if (n > 0) {
+            received_at_ = core::now_ns();  // one clock read for every frame of this read
             handle_input(c, rbuf_.get(), static_cast<std::size_t>(n));
             continue;
         }
@@ -255,7 +256,7 @@ void Loader::on_text(Conn& c, std::string_view text) {
     }
     if (text.starts_with("c:")) {  // churn: our own message came back; the cycle is done
         if (!c.churn) return;
-        latency_.record(core::now_ns() - c.started);
+        latency_.record(received_at_ - c.started);
         ++cycles_;
         return kill(c, false);
     }
@@ -273,7 +274,7 @@ void Loader::on_measure(Conn& c, std::string_view text) {
         ++error_frames_;  // not something we sent to this group
         return;
     }
-    const core::Nanos now = core::now_ns();
+    const core::Nanos now = received_at_;
     ++delivered_;
     last_delivery_ = now;
     Tracker& t = c.trackers[publisher / o_.groups];

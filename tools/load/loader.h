@@ -94,6 +94,7 @@ class Loader {
     core::Nanos measure_end_ = 0;
     core::Nanos last_probe_ = 0;
     core::Nanos last_delivery_ = 0;
+    core::Nanos received_at_ = 0;  // when the data being handled was read
     core::Nanos drain_until_ = 0;
     core::Nanos cpu_at_start_ = -1;
     std::uint64_t churn_started_ = 0;
