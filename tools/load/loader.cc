@@ -256,8 +256,10 @@ void Loader::on_text(Conn& c, std::string_view text) {
     }
     if (text.starts_with("c:")) {  // churn: our own message came back; the cycle is done
         if (!c.churn) return;
-        latency_.record(received_at_ - c.started);
-        ++cycles_;
+        if (c.started >= measure_start_ && c.started < measure_end_) {
+            latency_.record(received_at_ - c.started);
+            ++cycles_;
+        }
         return kill(c, false);
     }
     on_measure(c, text);
@@ -382,7 +384,7 @@ void Loader::tick_confirm(core::Nanos now) {
 }
 
 void Loader::tick_run(core::Nanos now) {
-    if (now >= measure_end_) return;
+    if (now < t0_ || now >= measure_end_) return;
     for (Conn* c : publishers_) {
         if (c->state != ConnState::kOpen) continue;
         if (o_.scenario == Scenario::kLatency) {
@@ -406,7 +408,7 @@ void Loader::tick_run(core::Nanos now) {
 }
 
 void Loader::tick_churn(core::Nanos now) {
-    if (now >= measure_end_) return;
+    if (now < t0_ || now >= measure_end_) return;
     const double per_proc = o_.rate / std::max<double>(1, o_.procs);
     const auto due = static_cast<std::uint64_t>(static_cast<double>(now - t0_) * per_proc / 1e9);
     std::erase_if(churn_,
