@@ -28,6 +28,17 @@ void* counted(std::size_t n) {
     throw std::bad_alloc();
 }
 
+void* counted_aligned(std::size_t n, std::align_val_t a) {
+    if (g_counting.load(std::memory_order_relaxed) &&
+        std::this_thread::get_id() == g_server_thread.load(std::memory_order_relaxed)) {
+        g_allocations.fetch_add(1, std::memory_order_relaxed);
+    }
+    const auto align = static_cast<std::size_t>(a);
+    const std::size_t rounded = (n + align - 1) / align * align;
+    if (void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded)) return p;
+    throw std::bad_alloc();
+}
+
 }  // namespace
 
 // noinline: keeps g++ from pairing an inlined free() with a new-expression and warning.
@@ -37,6 +48,61 @@ void* counted(std::size_t n) {
 [[gnu::noinline]] void operator delete[](void* p) noexcept { std::free(p); }
 [[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
 [[gnu::noinline]] void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
+// Every other form is replaced too, so each allocation is counted and freed by its own pair
+// (a sanitizer's allocator would otherwise see malloc'd memory reach its operator delete).
+[[gnu::noinline]] void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
+    try {
+        return counted(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+[[gnu::noinline]] void* operator new[](std::size_t n, const std::nothrow_t&) noexcept {
+    try {
+        return counted(n);
+    } catch (...) {
+        return nullptr;
+    }
+}
+[[gnu::noinline]] void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
+[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a) {
+    return counted_aligned(n, a);
+}
+[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a) {
+    return counted_aligned(n, a);
+}
+[[gnu::noinline]] void* operator new(std::size_t n, std::align_val_t a,
+                                     const std::nothrow_t&) noexcept {
+    try {
+        return counted_aligned(n, a);
+    } catch (...) {
+        return nullptr;
+    }
+}
+[[gnu::noinline]] void* operator new[](std::size_t n, std::align_val_t a,
+                                       const std::nothrow_t&) noexcept {
+    try {
+        return counted_aligned(n, a);
+    } catch (...) {
+        return nullptr;
+    }
+}
+[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete[](void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+[[gnu::noinline]] void operator delete[](void* p, std::size_t, std::align_val_t) noexcept {
+    std::free(p);
+}
+[[gnu::noinline]] void operator delete(void* p, std::align_val_t, const std::nothrow_t&) noexcept {
+    std::free(p);
+}
+[[gnu::noinline]] void operator delete[](void* p, std::align_val_t,
+                                         const std::nothrow_t&) noexcept {
+    std::free(p);
+}
 
 namespace herald::test {
 namespace {
