@@ -46,7 +46,7 @@ core::Result<int> reserve_port(net::Endpoint& endpoint) {
 
 // The multi-worker /stats: every worker's counters from shared memory, with its ring lag and
 // ring drops as a reader of the others' rings.
-std::string render_region_stats(const ShmRegion& region) {
+std::string render_region_stats(const ShmRegion& region, std::uint32_t hub) {
     std::vector<net::StatsEntry> entries;
     for (std::uint32_t w = 0; w < region.processes(); ++w) {
         const ProcessSlot& slot = region.process(w);
@@ -61,7 +61,8 @@ std::string render_region_stats(const ShmRegion& region) {
             lag += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(ring.lag(w));
             first = false;
         }
-        e.extra = ",\"ready\":" + std::to_string(slot.ready.load(std::memory_order_relaxed)) +
+        e.extra = std::string(w == hub ? ",\"role\":\"hub\"" : ",\"role\":\"worker\"") +
+                  ",\"ready\":" + std::to_string(slot.ready.load(std::memory_order_relaxed)) +
                   ",\"restarts\":" + std::to_string(slot.restarts.load(std::memory_order_relaxed)) +
                   lag + "},\"ring_drops\":" + std::to_string(drops);
         entries.push_back(std::move(e));
@@ -85,6 +86,12 @@ class Master {
     std::string prepare();
     pid_t spawn(std::uint32_t index);
     [[noreturn]] void worker_main(std::uint32_t index);
+    [[noreturn]] void hub_main(std::uint32_t index);
+    void child_setup(std::uint32_t index);
+    std::string name(std::uint32_t index) const {
+        return index == options_.workers ? "hub" : "worker " + std::to_string(index);
+    }
+    std::uint32_t processes() const { return options_.workers + (options_.hub ? 1 : 0); }
     bool wait_ready(std::uint32_t index);
     void reap(bool& any_died);
     void stop_all();
@@ -114,10 +121,10 @@ std::string Master::prepare() {
     }
     io_uring_queue_exit(&probe);
 
-    auto region = ShmRegion::create(options_.workers, options_.ring_size);
+    auto region = ShmRegion::create(processes(), options_.ring_size);
     if (!region) return region.error();
     region_ = std::move(region.value());
-    for (unsigned i = 0; i < options_.workers; ++i) {
+    for (unsigned i = 0; i < processes(); ++i) {
         const int fd = eventfd(0, EFD_CLOEXEC);
         if (fd < 0) return std::string("cannot create an eventfd: ") + std::strerror(errno);
         wake_fds_.push_back(fd);
@@ -129,7 +136,8 @@ std::string Master::prepare() {
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, nullptr);
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
-    workers_.resize(options_.workers);
+    workers_.resize(processes());
+    options_.relay.interest = options_.hub;
     return "";
 }
 
@@ -141,6 +149,7 @@ pid_t Master::spawn(std::uint32_t index) {
         if (p != index) region_.ring(p).detach(index);
     }
     const pid_t pid = fork();
+    if (pid == 0 && index == options_.workers) hub_main(index);
     if (pid == 0) worker_main(index);
     if (pid > 0) {
         slot.pid.store(pid, std::memory_order_relaxed);
@@ -151,8 +160,9 @@ pid_t Master::spawn(std::uint32_t index) {
     return pid;
 }
 
-void Master::worker_main(std::uint32_t index) {
-    // A worker never outlives its master (killed, crashed): it gets SIGTERM and stops cleanly.
+// In a freshly forked child: never outlive the master, drop the master's descriptors.
+void Master::child_setup(std::uint32_t index) {
+    // A child never outlives its master (killed, crashed): it gets SIGTERM and stops cleanly.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master_pid_) _exit(0);  // the master died before prctl took effect
     close(signal_fd_);
@@ -167,6 +177,22 @@ void Master::worker_main(std::uint32_t index) {
         CPU_SET(index % static_cast<unsigned>(sysconf(_SC_NPROCESSORS_ONLN)), &cpus);
         sched_setaffinity(0, sizeof cpus, &cpus);
     }
+}
+
+void Master::hub_main(std::uint32_t index) {
+    child_setup(index);
+    region_.process(index).stats.pid.set(static_cast<std::uint64_t>(getpid()));
+    HubOptions hub = options_.hub_options;
+    hub.max_message = options_.server.max_message;
+    hub.max_group_id = options_.server.max_group_id;
+    const int code =
+        run_hub(hub, region_, index, wake_fds_, options_.relay, region_.process(index).ready);
+    std::fflush(stderr);
+    _exit(code);
+}
+
+void Master::worker_main(std::uint32_t index) {
+    child_setup(index);
     net::ServerOptions server_options = options_.server;
     server_options.listen = endpoint_;
     server_options.reuse_port = true;
@@ -183,8 +209,11 @@ void Master::worker_main(std::uint32_t index) {
         }
         ShmRelay relay(region_, index, wake_fds_, options_.relay);
         relay.attach();
+        relay.announce_reset();
         server.set_relay(&relay);
-        server.set_stats_renderer([this] { return render_region_stats(region_); });
+        server.set_stats_renderer([this] {
+            return render_region_stats(region_, options_.hub ? options_.workers : UINT32_MAX);
+        });
         slot.ready.store(1, std::memory_order_release);
         if (std::string err = server.run(); !err.empty()) {
             std::fprintf(stderr, "herald: worker %u: %s\n", index, err.c_str());
@@ -239,8 +268,8 @@ void Master::reap(bool& any_died) {
             } else {
                 std::snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
             }
-            std::fprintf(stderr, "herald: worker %u (pid %d) %s; restarting in %.2f s\n", i, pid,
-                         why, static_cast<double>(delay) / 1e9);
+            std::fprintf(stderr, "herald: %s (pid %d) %s; restarting in %.2f s\n", name(i).c_str(),
+                         pid, why, static_cast<double>(delay) / 1e9);
         }
     }
 }
@@ -272,7 +301,7 @@ int Master::run() {
         std::fprintf(stderr, "herald: %s\n", err.c_str());
         return 1;
     }
-    for (std::uint32_t i = 0; i < options_.workers; ++i) {
+    for (std::uint32_t i = 0; i < processes(); ++i) {
         if (spawn(i) < 0 || !wait_ready(i)) {
             stop_all();
             return 1;  // the worker printed why

@@ -14,16 +14,18 @@ namespace herald::channel {
 // was not overwritten meanwhile (commit).
 struct ShmRelay::Visitor {
     ShmRelay& relay;
-    net::Server& server;
+    RecordSink& sink;
     std::uint32_t from;                // the ring's writer
     core::Block* frame = nullptr;      // a whole message's frame, built in copy()
     bool complete_partial = false;     // commit() delivers partials_[from]
     std::uint32_t partial_before = 0;  // partial fill before this chunk (for discard)
+    std::uint16_t control = 0;         // a control record's type, to act on in commit()
+    std::uint16_t control_flags = 0;
 
     bool copy(const RecordHeader& h, std::span<const std::uint8_t> payload) {
         frame = nullptr;
         complete_partial = false;
-        if (h.type != kPublishRecord) return true;  // interest records are the hub's
+        if (h.type != kPublishRecord) return copy_control(h, payload);
         Partial& partial = relay.partials_[from];
         partial_before = partial.filled;
         std::span<const std::uint8_t> part = payload;
@@ -37,14 +39,14 @@ struct ShmRelay::Visitor {
             part = payload.subspan(sizeof ph + ph.group_len);
             if (h.flags == kWholeMessage) {
                 if (part.size() != ph.message_len) return false;
-                if (server.has_members(relay.group_)) {
-                    frame = net::make_frame(server.pool(), net::Opcode::kText, part);
+                if (sink.wants(relay.group_)) {
+                    frame = net::make_frame(sink.pool(), net::Opcode::kText, part);
                 }
                 return true;
             }
             // The first chunk of a large message: (re)start its reassembly.
             if (partial.frame != nullptr) partial.frame->unref();
-            partial.frame = net::reserve_frame(server.pool(), ph.message_len);
+            partial.frame = net::reserve_frame(sink.pool(), ph.message_len);
             partial.filled = 0;
             partial.total = ph.message_len;
             partial.group = relay.group_;
@@ -63,9 +65,27 @@ struct ShmRelay::Visitor {
         return true;
     }
 
+    // Interest, reset and resync records: remembered in copy(), acted on in commit().
+    bool copy_control(const RecordHeader& h, std::span<const std::uint8_t> payload) {
+        control = h.type;
+        control_flags = h.flags;
+        if (h.type == kInterestRecord) {
+            relay.group_.assign(reinterpret_cast<const char*>(payload.data()), payload.size());
+        }
+        return true;
+    }
+
     void commit() {
+        if (control != 0) {
+            const std::uint16_t type = control;
+            control = 0;
+            if (type == kInterestRecord) sink.interest(from, relay.group_, control_flags != 0);
+            if (type == kResetRecord) sink.reset(from);
+            if (type == kResyncRecord) sink.resync(from);
+            return;
+        }
         if (frame != nullptr) {
-            server.deliver_frame(relay.group_, frame);
+            sink.deliver(from, relay.group_, frame);
             frame->unref();
             frame = nullptr;
             return;
@@ -73,13 +93,14 @@ struct ShmRelay::Visitor {
         if (!complete_partial) return;
         Partial& partial = relay.partials_[from];
         net::finish_frame(partial.frame, net::Opcode::kText, partial.total);
-        server.deliver_frame(partial.group, partial.frame);
+        sink.deliver(from, partial.group, partial.frame);
         partial.frame->unref();
         partial.frame = nullptr;
         partial.filled = partial.total = 0;
     }
 
     void discard() {
+        control = 0;
         if (frame != nullptr) frame->unref();
         frame = nullptr;
         relay.partials_[from].filled = partial_before;
@@ -135,13 +156,48 @@ void ShmRelay::publish(std::string_view group, std::span<const std::uint8_t> mes
     }
 }
 
-// Nothing on this host reads interest yet: the hub (cross-host relay) will.
-void ShmRelay::interest(std::string_view, bool) {}
+void ShmRelay::write_control(RecordType type, std::uint16_t flags, std::string_view group) {
+    published_ = true;
+    writer_.write(type, flags,
+                  std::span(reinterpret_cast<const std::uint8_t*>(group.data()), group.size()));
+}
+
+void ShmRelay::interest(std::string_view group, bool joined) {
+    if (!options_.interest) return;
+    write_control(kInterestRecord, joined ? 1 : 0, group);
+}
+
+void ShmRelay::announce_reset() {
+    if (options_.interest) write_control(kResetRecord, 0, {});
+}
+
+void ShmRelay::announce_resync() { write_control(kResyncRecord, 0, {}); }
+
+// A worker's Server as the sink: deliver to local members; the hub's resync makes it announce
+// every group it has members in.
+struct ShmRelay::ServerSink final : RecordSink {
+    ShmRelay& relay;
+    net::Server& server;
+    ServerSink(ShmRelay& r, net::Server& s) : relay(r), server(s) {}
+    bool wants(std::string_view group) override { return server.has_members(group); }
+    core::BlockPool& pool() override { return server.pool(); }
+    void deliver(std::uint32_t, std::string_view group, core::Block* frame) override {
+        server.deliver_frame(group, frame);
+    }
+    void resync(std::uint32_t) override {
+        server.for_each_group([this](std::string_view group) { relay.interest(group, true); });
+    }
+};
 
 bool ShmRelay::poll(net::Server& server) {
+    ServerSink sink(*this, server);
+    return poll_into(sink);
+}
+
+bool ShmRelay::poll_into(RecordSink& sink) {
     std::size_t done = 0;
     for (std::uint32_t p : peers_) {
-        Visitor visitor{*this, server, p};
+        Visitor visitor{*this, sink, p};
         const std::size_t n = readers_[p].poll(visitor, options_.poll_budget);
         // We freed space: a producer waiting for it gets woken.
         if (n > 0 && readers_[p].take_waiting()) eventfd_write(wake_fds_[p], 1);

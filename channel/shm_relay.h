@@ -16,7 +16,25 @@ namespace herald::channel {
 // Record types in the rings.
 enum RecordType : std::uint16_t {
     kPublishRecord = 1,   // a send_to_group event (see PublishHeader)
-    kInterestRecord = 2,  // a group gained its first / lost its last local member (for the hub)
+    kInterestRecord = 2,  // a group gained its first (flags 1) / lost its last (flags 0) local
+                          // member; payload: the group id. Read by the hub.
+    kResetRecord = 3,     // a worker (re)started with no members: forget its interest (hub)
+    kResyncRecord = 4,    // the hub (re)started: every worker announces its groups again
+};
+
+// Where records read from the rings go: a worker's Server, or the hub.
+class RecordSink {
+  public:
+    virtual ~RecordSink() = default;
+    // Whether a message for `group` is wanted at all (else it is not even copied).
+    virtual bool wants(std::string_view group) = 0;
+    virtual core::BlockPool& pool() = 0;
+    // A whole message for `group`, as a text frame (net::make_frame); the sink takes its own
+    // references.
+    virtual void deliver(std::uint32_t from, std::string_view group, core::Block* frame) = 0;
+    virtual void interest(std::uint32_t /*from*/, std::string_view /*group*/, bool /*joined*/) {}
+    virtual void reset(std::uint32_t /*from*/) {}
+    virtual void resync(std::uint32_t /*from*/) {}
 };
 
 // Flags of a publish record: a message larger than one record travels as a run of chunks
@@ -47,6 +65,7 @@ struct RelayOptions {
     std::size_t overflow_limit = 4u << 20;      // bytes of records waiting for ring space
     core::Nanos overflow_wait = 100 * core::kMillisecond;  // longest wait for a stalled reader
     std::size_t poll_budget = 256;                         // records per ring per loop pass
+    bool interest = false;  // write interest and reset records (a hub reads them)
 };
 
 class ShmRelay final : public net::Relay {
@@ -58,8 +77,18 @@ class ShmRelay final : public net::Relay {
     ShmRelay(const ShmRelay&) = delete;
     ShmRelay& operator=(const ShmRelay&) = delete;
 
-    // Starts reading every other ring at its current tail.
+    // Starts reading every other ring at its current tail. A worker then announces its
+    // (re)start with a reset record, so the hub forgets what an earlier incarnation joined.
     void attach();
+    void announce_reset();
+    // The hub announces its (re)start: workers answer with their whole interest set.
+    void announce_resync();
+
+    // Reads what the other processes wrote into `sink`; true when anything was read.
+    bool poll_into(RecordSink& sink);
+
+    // Writes one record of `type` (no payload beyond `group`).
+    void write_control(RecordType type, std::uint16_t flags, std::string_view group);
 
     void publish(std::string_view group, std::span<const std::uint8_t> message) override;
     void interest(std::string_view group, bool joined) override;
@@ -73,6 +102,7 @@ class ShmRelay final : public net::Relay {
 
   private:
     struct Visitor;
+    struct ServerSink;
     // A chunked message being reassembled from ring `r`.
     struct Partial {
         core::Block* frame = nullptr;  // reserve_frame()d for the whole message

@@ -135,6 +135,14 @@ CommandParser::~CommandParser() = default;
 // message (missing, type). Allocation failure inside simdjson reports kInvalidJson: the server
 // caps messages at --max-message, so it means the host is out of memory.
 ParseResult CommandParser::parse(std::span<const std::uint8_t> text) noexcept {
+    return parse_object(text, false);
+}
+
+ParseResult CommandParser::parse_publish(std::span<const std::uint8_t> text) noexcept {
+    return parse_object(text, true);
+}
+
+ParseResult CommandParser::parse_object(std::span<const std::uint8_t> text, bool publish) noexcept {
     simdjson::dom::element root;
     if (impl_->json.parse(text.data(), text.size(), false).get(root) != simdjson::SUCCESS) {
         return failure(ErrorCode::kInvalidJson);
@@ -145,13 +153,16 @@ ParseResult CommandParser::parse(std::span<const std::uint8_t> text) noexcept {
     }
     const Fields fields = collect_fields(object);
 
-    if (!fields.cmd) return failure(ErrorCode::kMissingField);
-    std::string_view cmd_name;
-    if (fields.cmd->get_string().get(cmd_name) != simdjson::SUCCESS) {
-        return failure(ErrorCode::kBadField);
+    std::optional<CommandKind> kind = CommandKind::kSendToGroup;
+    if (!publish) {
+        if (!fields.cmd) return failure(ErrorCode::kMissingField);
+        std::string_view cmd_name;
+        if (fields.cmd->get_string().get(cmd_name) != simdjson::SUCCESS) {
+            return failure(ErrorCode::kBadField);
+        }
+        kind = command_kind(cmd_name);
+        if (!kind) return failure(ErrorCode::kUnknownCmd);
     }
-    const std::optional<CommandKind> kind = command_kind(cmd_name);
-    if (!kind) return failure(ErrorCode::kUnknownCmd);
 
     ParseResult result;
     result.command.kind = *kind;

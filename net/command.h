@@ -71,8 +71,13 @@ class CommandParser {
     // UTF-8 JSON is kInvalidJson, including lone surrogate escapes and integers outside
     // int64/uint64 (PHP would read those as floats: bad_field).
     ParseResult parse(std::span<const std::uint8_t> text) noexcept;
+    // The backend publish API's body {"group_id":G,"message":M}: a send_to_group without
+    // "cmd" (one that is present is ignored), judged by the same rules.
+    ParseResult parse_publish(std::span<const std::uint8_t> text) noexcept;
 
   private:
+    ParseResult parse_object(std::span<const std::uint8_t> text, bool publish) noexcept;
+
     struct Impl;
     std::unique_ptr<Impl> impl_;
     std::size_t max_group_id_;

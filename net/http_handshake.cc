@@ -327,6 +327,8 @@ std::string_view reason_phrase(int status) noexcept {
             return "Switching Protocols";
         case 200:
             return "OK";
+        case 202:
+            return "Accepted";
         case 204:
             return "No Content";
         case 301:
@@ -343,6 +345,8 @@ std::string_view reason_phrase(int status) noexcept {
             return "Not Found";
         case 405:
             return "Method Not Allowed";
+        case 411:
+            return "Length Required";
         case 408:
             return "Request Timeout";
         case 413:

@@ -89,6 +89,11 @@ class Server {
     // processes.
     void deliver_frame(std::string_view group, core::Block* frame);
     bool has_members(std::string_view group) const { return !groups_.members(group).empty(); }
+    // Calls fn(group id) for every group with a local member.
+    template <class Fn>
+    void for_each_group(Fn&& fn) const {
+        groups_.for_each_group([&](std::string_view group, std::size_t) { fn(group); });
+    }
     core::BlockPool& pool() noexcept { return pool_; }
 
     // Links this worker to the other processes (before run()); null: single process.

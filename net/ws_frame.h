@@ -99,6 +99,12 @@ core::Block* make_frame(core::BlockPool& pool, Opcode op, std::span<const std::u
 core::Block* reserve_frame(core::BlockPool& pool, std::size_t size);
 void finish_frame(core::Block* block, Opcode op, std::size_t size) noexcept;
 
+// The payload of a frame made by make_frame() or finish_frame().
+inline std::span<const std::uint8_t> frame_payload(const core::Block* block) noexcept {
+    const std::uint8_t* payload = block->data() + kMaxServerHeader;
+    return {payload, static_cast<std::size_t>(block->bytes() + block->size - payload)};
+}
+
 // A close frame with `code` and `reason` (truncated to fit 125 bytes on a UTF-8 boundary).
 // code == close_code::kNoStatus makes an empty close frame.
 core::Block* make_close_frame(core::BlockPool& pool, std::uint16_t code, std::string_view reason);

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <string>
 
+#include "channel/cluster_frame.h"
 #include "channel/master.h"
 #include "net/server.h"
 #include "tools/cli.h"
@@ -30,6 +31,9 @@ constexpr const char* kSummary =
     "GET /stats on the same port answers JSON counters (docs/OPERATIONS.md).\n"
     "With --workers N > 1 a master process supervises N worker processes that share the port\n"
     "(SO_REUSEPORT) and exchange send_to_group events through shared-memory rings.\n"
+    "With --cluster-listen and --peers a hub process links this host to other herald hosts,\n"
+    "so a send_to_group reaches members on every host; --api-listen lets a backend publish\n"
+    "over HTTP (docs/CLUSTER.md).\n"
     "Prints `herald listening on ws://HOST:PORT` when ready; SIGINT/SIGTERM close every\n"
     "connection with 1001 and exit 0.";
 
@@ -76,6 +80,39 @@ void raise_open_file_limit() {
         rl.rlim_cur = rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+}
+
+// Resolves the cluster flags into master.hub_options; "" or what is wrong.
+std::string cluster_options(const std::string& cluster_listen, const std::string& peers,
+                            const std::string& api_listen, herald::channel::MasterOptions& master) {
+    herald::channel::HubOptions& hub = master.hub_options;
+    if (!cluster_listen.empty()) {
+        auto e = herald::net::parse_endpoint(cluster_listen);
+        if (!e) return "--cluster-listen: " + e.error();
+        hub.cluster_enabled = true;
+        hub.cluster_listen = *e;
+    }
+    if (!peers.empty()) {
+        if (cluster_listen.empty()) return "--peers needs --cluster-listen";
+        std::string_view rest = peers;
+        while (!rest.empty()) {
+            const std::size_t comma = rest.find(',');
+            const std::string_view one = rest.substr(0, comma);
+            rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+            if (one.empty()) continue;
+            auto e = herald::net::parse_endpoint(one);
+            if (!e) return "--peers: " + e.error();
+            hub.peers.push_back(*e);
+        }
+    }
+    if (!api_listen.empty()) {
+        auto e = herald::net::parse_endpoint(api_listen);
+        if (!e) return "--api-listen: " + e.error();
+        hub.api_enabled = true;
+        hub.api_listen = *e;
+    }
+    master.hub = hub.cluster_enabled || hub.api_enabled;
+    return "";
 }
 
 }  // namespace
@@ -155,6 +192,56 @@ int main(int argc, char** argv) {
               "time allowed for a closing handshake before the\n"
               "socket is dropped (default 1s)",
               duration_flag(options.close_timeout));
+    flags.section("Cluster (docs/CLUSTER.md)");
+    herald::channel::HubOptions& hub = master.hub_options;
+    std::string cluster_listen;
+    std::string peers;
+    std::string api_listen;
+    std::uint64_t peer_buffer = hub.peer_buffer;
+    flags.add("cluster-listen", "HOST:PORT",
+              "run a hub that links this host to the hubs in --peers;\n"
+              "they connect here (TCP frames)",
+              [&](std::string_view v) {
+                  cluster_listen = v;
+                  return std::string();
+              });
+    flags.add("peers", "HOST:PORT,...",
+              "every hub's --cluster-listen address; the same list may be given\n"
+              "to every host (a hub skips its own address)",
+              [&](std::string_view v) {
+                  peers = v;
+                  return std::string();
+              });
+    flags.add("node-id", "N", "this host's id, unique in the cluster (default 1)",
+              uint_flag(hub.node_id, 1, UINT32_MAX));
+    flags.add("cluster-name", "NAME", "hubs link only within one cluster name (default herald)",
+              [&](std::string_view v) -> std::string {
+                  if (v.empty() || v.size() > herald::channel::kMaxClusterName) {
+                      return "expected 1 to 255 bytes";
+                  }
+                  hub.cluster = v;
+                  return "";
+              });
+    flags.add("peer-buffer", "BYTES",
+              "PUBLISH frames held per peer while its link is down or slow;\n"
+              "beyond, they are dropped and counted (default 8MiB)",
+              size_flag(peer_buffer, 64 * 1024, 1ull << 34));
+    flags.add("peer-timeout", "DURATION",
+              "a peer silent this long is dead: its link is closed and\n"
+              "redialled (default 3s; PING every third of it)",
+              duration_flag(hub.peer_timeout));
+    flags.add("api-listen", "HOST:PORT",
+              "serve the backend publish API here: POST /publish\n"
+              "{\"group_id\":G,\"message\":M}, GET /stats (runs a hub)",
+              [&](std::string_view v) {
+                  api_listen = v;
+                  return std::string();
+              });
+    flags.add("api-token", "TOKEN", "require `Authorization: Bearer TOKEN` on POST /publish",
+              [&](std::string_view v) {
+                  hub.api_token = v;
+                  return std::string();
+              });
     flags.section("io_uring");
     flags.add("recv-mode", "auto|ring|poll",
               "ring: multishot recv into provided buffers; poll: multishot poll\n"
@@ -208,9 +295,16 @@ int main(int argc, char** argv) {
     options.max_backpressure = max_backpressure;
     options.recv_buffer_size = static_cast<unsigned>(recv_buffer_size);
 
+    hub.peer_buffer = peer_buffer;
+    if (std::string err = cluster_options(cluster_listen, peers, api_listen, master);
+        !err.empty()) {
+        std::fprintf(stderr, "herald: %s (see herald --help)\n", err.c_str());
+        return 2;
+    }
+
     raise_open_file_limit();
     signal(SIGPIPE, SIG_IGN);
-    if (master.workers > 1) {
+    if (master.workers > 1 || master.hub) {
         if (master.workers > cpus) {
             std::fprintf(stderr, "herald: note: %u workers on %u CPUs: workers will share cores\n",
                          master.workers, cpus);

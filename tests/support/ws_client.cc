@@ -69,8 +69,9 @@ int tcp_connect(std::uint16_t port, const char* host) {
     return fd;
 }
 
-std::string http_exchange(std::uint16_t port, std::string_view request, int timeout_ms) {
-    const int fd = tcp_connect(port);
+std::string http_exchange(std::uint16_t port, std::string_view request, int timeout_ms,
+                          const char* host) {
+    const int fd = tcp_connect(port, host);
     if (fd < 0) return "";
     write_all(fd, request.data(), request.size());
     std::string out;
@@ -88,12 +89,12 @@ std::string http_exchange(std::uint16_t port, std::string_view request, int time
 }
 
 std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, std::string* error,
-                                            std::string_view path) {
+                                            std::string_view path, const char* host) {
     const auto fail = [&](const std::string& why) -> std::unique_ptr<WsClient> {
         if (error != nullptr) *error = why;
         return nullptr;
     };
-    const int fd = tcp_connect(port);
+    const int fd = tcp_connect(port, host);
     if (fd < 0) return fail("connect failed: " + std::string(std::strerror(errno)));
     std::unique_ptr<WsClient> client(new WsClient(fd));
     std::string request = "GET " + std::string(path) +

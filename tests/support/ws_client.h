@@ -26,13 +26,15 @@ struct Frame {
 int tcp_connect(std::uint16_t port, const char* host = "127.0.0.1");
 
 // Sends `request` on a fresh connection and reads until the server closes it (or timeout).
-std::string http_exchange(std::uint16_t port, std::string_view request, int timeout_ms = 3000);
+std::string http_exchange(std::uint16_t port, std::string_view request, int timeout_ms = 3000,
+                          const char* host = "127.0.0.1");
 
 class WsClient {
   public:
     // Connects and upgrades. nullptr on failure, with the reason in *error.
     static std::unique_ptr<WsClient> connect(std::uint16_t port, std::string* error = nullptr,
-                                             std::string_view path = "/");
+                                             std::string_view path = "/",
+                                             const char* host = "127.0.0.1");
     ~WsClient();
     WsClient(const WsClient&) = delete;
     WsClient& operator=(const WsClient&) = delete;

@@ -1,0 +1,161 @@
+#include "channel/cluster_frame.h"
+
+#include <bit>
+#include <cstring>
+
+namespace herald::channel {
+namespace {
+
+static_assert(std::endian::native == std::endian::little, "frames are little-endian");
+
+template <typename T>
+void put(std::string& out, T value) {
+    out.append(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+template <typename T>
+T get(const std::uint8_t* p) noexcept {
+    T value;
+    std::memcpy(&value, p, sizeof value);
+    return value;
+}
+
+void put_header(std::string& out, FrameType type, std::size_t body, std::uint16_t flags = 0) {
+    put<std::uint32_t>(out, static_cast<std::uint32_t>(body));
+    put<std::uint8_t>(out, static_cast<std::uint8_t>(type));
+    put<std::uint8_t>(out, kClusterProtocolVersion);
+    put<std::uint16_t>(out, flags);
+}
+
+// Whether a body of this type has a valid shape.
+bool well_formed(FrameType type, std::span<const std::uint8_t> body) noexcept {
+    switch (type) {
+        case FrameType::kHello:
+            return body.size() >= kHelloFixed &&
+                   get<std::uint16_t>(body.data() + 6) == body.size() - kHelloFixed;
+        case FrameType::kSubscribe:
+        case FrameType::kUnsubscribe:
+            return body.size() >= kGroupFixed &&
+                   get<std::uint16_t>(body.data()) == body.size() - kGroupFixed;
+        case FrameType::kPublish:
+            return body.size() >= kPublishFixed &&
+                   get<std::uint16_t>(body.data() + 16) <= body.size() - kPublishFixed;
+        case FrameType::kPing:
+        case FrameType::kPong:
+            return body.size() == kPingBody;
+    }
+    return false;
+}
+
+}  // namespace
+
+void append_hello(std::string& out, std::uint32_t node, std::string_view cluster,
+                  std::uint16_t flags) {
+    put_header(out, FrameType::kHello, kHelloFixed + cluster.size(), flags);
+    put<std::uint32_t>(out, node);
+    put<std::uint16_t>(out, kClusterProtocolVersion);
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(cluster.size()));
+    out.append(cluster);
+}
+
+void append_group_frame(std::string& out, FrameType type, std::string_view group) {
+    put_header(out, type, kGroupFixed + group.size());
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(group.size()));
+    out.append(group);
+}
+
+void append_publish(std::string& out, std::uint32_t origin, std::uint64_t seq,
+                    std::string_view group, std::span<const std::uint8_t> message) {
+    put_header(out, FrameType::kPublish, kPublishFixed + group.size() + message.size());
+    put<std::uint32_t>(out, origin);
+    put<std::uint32_t>(out, 0);
+    put<std::uint64_t>(out, seq);
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(group.size()));
+    put<std::uint16_t>(out, 0);
+    out.append(group);
+    out.append(reinterpret_cast<const char*>(message.data()), message.size());
+}
+
+void append_ping(std::string& out, FrameType type, std::uint64_t nonce) {
+    put_header(out, type, kPingBody);
+    put<std::uint64_t>(out, nonce);
+}
+
+std::uint64_t renumber_publishes(std::string& frames, std::uint64_t first) {
+    std::size_t at = 0;
+    while (at + kFrameHeaderSize <= frames.size()) {
+        std::uint32_t length = 0;
+        std::memcpy(&length, frames.data() + at, sizeof length);
+        if (static_cast<FrameType>(frames[at + 4]) == FrameType::kPublish) {
+            std::memcpy(frames.data() + at + kFrameHeaderSize + 8, &first, sizeof first);
+            ++first;
+        }
+        at += kFrameHeaderSize + length;
+    }
+    return first;
+}
+
+const char* frame_status_name(FrameStatus status) noexcept {
+    switch (status) {
+        case FrameStatus::kFrame:
+            return "frame";
+        case FrameStatus::kNeedMore:
+            return "need_more";
+        case FrameStatus::kOversize:
+            return "oversize";
+        case FrameStatus::kBadVersion:
+            return "bad_version";
+        case FrameStatus::kBadType:
+            return "bad_type";
+        case FrameStatus::kMalformed:
+            return "malformed";
+    }
+    return "?";
+}
+
+FrameStatus parse_frame(std::span<const std::uint8_t> in, std::size_t max_body, Frame& frame,
+                        std::size_t& consumed) noexcept {
+    if (in.size() < kFrameHeaderSize) return FrameStatus::kNeedMore;
+    const auto length = get<std::uint32_t>(in.data());
+    const std::uint8_t type = in[4];
+    if (in[5] != kClusterProtocolVersion) return FrameStatus::kBadVersion;
+    if (type < static_cast<std::uint8_t>(FrameType::kHello) ||
+        type > static_cast<std::uint8_t>(FrameType::kPong)) {
+        return FrameStatus::kBadType;
+    }
+    if (length > max_body) return FrameStatus::kOversize;
+    if (in.size() - kFrameHeaderSize < length) return FrameStatus::kNeedMore;
+    frame.type = static_cast<FrameType>(type);
+    frame.flags = get<std::uint16_t>(in.data() + 6);
+    frame.body = in.subspan(kFrameHeaderSize, length);
+    if (!well_formed(frame.type, frame.body)) return FrameStatus::kMalformed;
+    consumed = kFrameHeaderSize + length;
+    return FrameStatus::kFrame;
+}
+
+HelloBody read_hello(const Frame& frame) noexcept {
+    const std::uint8_t* p = frame.body.data();
+    return HelloBody{get<std::uint32_t>(p), get<std::uint16_t>(p + 4),
+                     std::string_view(reinterpret_cast<const char*>(p + kHelloFixed),
+                                      frame.body.size() - kHelloFixed),
+                     frame.flags};
+}
+
+std::string_view read_group(const Frame& frame) noexcept {
+    return std::string_view(reinterpret_cast<const char*>(frame.body.data() + kGroupFixed),
+                            frame.body.size() - kGroupFixed);
+}
+
+PublishBody read_publish(const Frame& frame) noexcept {
+    const std::uint8_t* p = frame.body.data();
+    const std::size_t glen = get<std::uint16_t>(p + 16);
+    return PublishBody{get<std::uint32_t>(p), get<std::uint64_t>(p + 8),
+                       std::string_view(reinterpret_cast<const char*>(p + kPublishFixed), glen),
+                       frame.body.subspan(kPublishFixed + glen)};
+}
+
+std::uint64_t read_ping(const Frame& frame) noexcept {
+    return get<std::uint64_t>(frame.body.data());
+}
+
+}  // namespace herald::channel

@@ -1,0 +1,41 @@
+// The hub: one process per host that carries send_to_group events to and from the hubs of
+// other hosts (TCP frames, interest routing) and serves the backend publish API.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "channel/shm_region.h"
+#include "channel/shm_relay.h"
+#include "core/clock.h"
+#include "net/endpoint.h"
+
+namespace herald::channel {
+
+struct HubOptions {
+    std::uint32_t node_id = 1;           // --node-id: unique in the cluster; the lower id dials
+    std::string cluster = "herald";      // --cluster-name: both ends of a link must agree
+    bool cluster_enabled = false;        // --cluster-listen given
+    net::Endpoint cluster_listen;        // where peer hubs connect
+    std::vector<net::Endpoint> peers;    // --peers (this hub's own address is skipped)
+    bool api_enabled = false;            // --api-listen given
+    net::Endpoint api_listen;            // POST /publish, GET /stats
+    std::string api_token;               // --api-token: required as a bearer token when set
+    std::size_t peer_buffer = 8u << 20;  // --peer-buffer: bytes queued per peer
+    core::Nanos peer_timeout = 3 * core::kSecond;       // --peer-timeout: silence = dead peer
+    core::Nanos redial_min = 100 * core::kMillisecond;  // first redial delay (then doubles)
+    core::Nanos redial_max = 5 * core::kSecond;         // longest redial delay
+    std::size_t max_message = 1u << 20;                 // as the workers' --max-message
+    std::size_t max_group_id = 128;                     // as the workers' --max-group-id
+    std::size_t max_api_conns = 256;                    // API connections at once
+};
+
+// Runs hub process `self` of `region` until SIGTERM/SIGINT; sets `ready` once it listens.
+// Returns the exit code (1 after printing why it could not start).
+int run_hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
+            std::vector<int> wake_fds, const RelayOptions& relay,
+            std::atomic<std::uint32_t>& ready);
+
+}  // namespace herald::channel

@@ -1,0 +1,392 @@
+// Three herald hosts on one machine: each a master, two workers and a hub, its hub on its own
+// loopback address (127.0.0.2, .3, .4) and linked to the others by TCP frames. A member on any
+// host receives a send_to_group (or a POST /publish) from any host.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "channel/cluster_frame.h"
+#include "tests/support/herald_process.h"
+#include "tests/support/ws_client.h"
+
+namespace herald::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// A free TCP port on `host` (bound, read, released: the kernel does not hand it out again
+// at once).
+std::uint16_t free_port(const char* host) {
+    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    inet_pton(AF_INET, host, &a.sin_addr);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+        close(fd);
+        return 0;
+    }
+    socklen_t len = sizeof a;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (ok()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return ok();
+}
+
+// The value of `"name":<number>` in `json` after position `from` (0 when absent).
+std::uint64_t number_after(const std::string& json, std::size_t from, const std::string& name) {
+    const std::size_t at = json.find("\"" + name + "\":", from);
+    if (at == std::string::npos) return 0;
+    return std::strtoull(json.c_str() + at + name.size() + 3, nullptr, 10);
+}
+
+struct Host {
+    std::string address;  // the hub's loopback address
+    std::uint16_t cluster_port = 0;
+    std::uint16_t api_port = 0;
+    std::unique_ptr<HeraldProcess> herald;
+
+    std::string http(const std::string& request) const {
+        const std::string out = http_exchange(api_port, request, 3000, address.c_str());
+        return out;
+    }
+    std::string stats() const {
+        const std::string out = http("GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        const std::size_t body = out.find("\r\n\r\n");
+        return body == std::string::npos ? "" : out.substr(body + 4);
+    }
+    // A counter of this hub's entry for peer `node` (0 when it has none).
+    std::uint64_t peer(std::uint32_t node, const std::string& name) const {
+        const std::string s = stats();
+        const std::size_t at = s.find("{\"node\":" + std::to_string(node) + ",");
+        if (at == std::string::npos) return 0;
+        const std::size_t end = s.find('}', at);
+        const std::uint64_t v = number_after(s, at, name);
+        return s.find("\"" + name + "\":", at) < end ? v : 0;
+    }
+    bool peer_up(std::uint32_t node) const {
+        const std::string s = stats();
+        const std::size_t at = s.find("{\"node\":" + std::to_string(node) + ",");
+        return at != std::string::npos && s.find("\"state\":\"up\"", at) < s.find('}', at);
+    }
+    std::uint64_t counter(const std::string& name) const { return number_after(stats(), 0, name); }
+    std::unique_ptr<WsClient> member(const std::string& group) const {
+        auto ws = WsClient::connect(herald->port());
+        if (ws) ws->add_group(group);
+        if (ws) ws->sync();
+        return ws;
+    }
+    pid_t hub_pid() const {
+        const std::string s = http_exchange(
+            herald->port(), "GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        const std::size_t at = s.find("\"role\":\"hub\"");
+        if (at == std::string::npos) return -1;
+        const std::size_t entry = s.rfind("{", at);
+        return static_cast<pid_t>(number_after(s, entry, "pid"));
+    }
+};
+
+class Cluster {
+  public:
+    explicit Cluster(const std::vector<std::string>& extra = {}, int n = 3) {
+        for (int i = 0; i < n; ++i) {
+            Host h;
+            h.address = "127.0.0." + std::to_string(2 + i);
+            h.cluster_port = free_port(h.address.c_str());
+            h.api_port = free_port(h.address.c_str());
+            hosts.push_back(std::move(h));
+        }
+        std::string peers;
+        for (const Host& h : hosts) {
+            peers += (peers.empty() ? "" : ",") + h.address + ":" + std::to_string(h.cluster_port);
+        }
+        for (int i = 0; i < n; ++i) {
+            Host& h = hosts[static_cast<std::size_t>(i)];
+            std::vector<std::string> args = {
+                "--workers",        "2",
+                "--node-id",        std::to_string(i + 1),
+                "--cluster-listen", h.address + ":" + std::to_string(h.cluster_port),
+                "--peers",          peers,
+                "--api-listen",     h.address + ":" + std::to_string(h.api_port)};
+            args.insert(args.end(), extra.begin(), extra.end());
+            h.herald = std::make_unique<HeraldProcess>(args);
+        }
+    }
+    bool ok() const {
+        for (const Host& h : hosts) {
+            if (!h.herald->ok()) return false;
+        }
+        return true;
+    }
+    // Every hub has a link up to every other.
+    bool meshed() const {
+        return eventually([&] {
+            for (std::size_t i = 0; i < hosts.size(); ++i) {
+                for (std::size_t j = 0; j < hosts.size(); ++j) {
+                    if (i != j && !hosts[i].peer_up(static_cast<std::uint32_t>(j + 1))) {
+                        return false;
+                    }
+                }
+            }
+            return true;
+        });
+    }
+    // Hub `to` knows that host `from` has members in some group (subscriptions > 0).
+    bool subscribed(std::size_t to, std::size_t from, std::uint64_t at_least = 1) const {
+        return eventually([&] {
+            return hosts[to].peer(static_cast<std::uint32_t>(from + 1), "subscriptions") >=
+                   at_least;
+        });
+    }
+    std::string errors() {
+        std::string all;
+        for (Host& h : hosts) all += h.herald->stderr_text();
+        return all;
+    }
+    std::vector<Host> hosts;
+};
+
+TEST(Cluster, AMemberOnEachHostGetsAPublishFromAnyHostExactlyOnce) {
+    Cluster c;
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    std::vector<std::unique_ptr<WsClient>> members;
+    for (const Host& h : c.hosts) members.push_back(h.member("everywhere"));
+    for (std::size_t to = 0; to < 3; ++to) {
+        for (std::size_t from = 0; from < 3; ++from) {
+            if (to == from) continue;
+            ASSERT_TRUE(c.subscribed(to, from)) << c.errors();
+        }
+    }
+    for (std::size_t from = 0; from < 3; ++from) {
+        members[from]->send_to_group("everywhere", "from host " + std::to_string(from));
+        for (auto& m : members) {
+            EXPECT_EQ(m->read_text(5000), "from host " + std::to_string(from));
+        }
+    }
+    for (auto& m : members) EXPECT_TRUE(m->quiet_for(300));
+}
+
+TEST(Cluster, MessagesFromOnePublisherArriveInOrderOnEveryHost) {
+    Cluster c;
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    auto a = c.hosts[0].member("ordered");
+    auto b = c.hosts[1].member("ordered");
+    auto d = c.hosts[2].member("ordered");
+    ASSERT_TRUE(c.subscribed(0, 1) && c.subscribed(0, 2));
+    constexpr int kCount = 500;
+    for (int i = 0; i < kCount; ++i) a->send_to_group("ordered", std::to_string(i));
+    for (WsClient* m : {a.get(), b.get(), d.get()}) {
+        for (int i = 0; i < kCount; ++i) ASSERT_EQ(m->read_text(5000), std::to_string(i));
+    }
+}
+
+TEST(Cluster, AGroupWithMembersOnlyOnOneHostSendsNoFrameToTheOthers) {
+    Cluster c;
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    auto local = c.hosts[0].member("only-a");
+    auto other = c.hosts[0].member("only-a");
+    auto far = c.hosts[1].member("elsewhere");  // B has interest, but in another group
+    ASSERT_TRUE(c.subscribed(0, 1));
+    for (int i = 0; i < 50; ++i) local->send_to_group("only-a", "m" + std::to_string(i));
+    for (int i = 0; i < 50; ++i) ASSERT_EQ(other->read_text(5000), "m" + std::to_string(i));
+    EXPECT_EQ(c.hosts[0].peer(2, "publishes_out"), 0u);
+    EXPECT_EQ(c.hosts[0].peer(3, "publishes_out"), 0u);
+    EXPECT_EQ(c.hosts[1].peer(1, "publishes_in"), 0u);
+    EXPECT_EQ(c.hosts[2].peer(1, "publishes_in"), 0u);
+    EXPECT_GE(c.hosts[0].counter("unrouted"), 50u);
+    EXPECT_TRUE(far->quiet_for(200));
+}
+
+TEST(Cluster, AKilledHubIsRestartedAndResyncsInterest) {
+    Cluster c;
+    ASSERT_TRUE(c.ok()) << c.errors();
+    for (Host& h : c.hosts) h.herald->allow_worker_deaths();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    auto a = c.hosts[0].member("resync");
+    auto b = c.hosts[1].member("resync");
+    ASSERT_TRUE(c.subscribed(0, 1));
+    const pid_t hub = c.hosts[1].hub_pid();
+    ASSERT_GT(hub, 0);
+    ASSERT_EQ(kill(hub, SIGKILL), 0);
+    // The master restarts it; it links again and learns B's members from B's workers.
+    ASSERT_TRUE(eventually([&] {
+        const pid_t now = c.hosts[1].hub_pid();
+        return now > 0 && now != hub;
+    }));
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    ASSERT_TRUE(c.subscribed(0, 1)) << c.errors();
+    a->send_to_group("resync", "after restart");
+    EXPECT_EQ(b->read_text(5000), "after restart");
+    EXPECT_EQ(a->read_text(5000), "after restart");
+    EXPECT_NE(c.errors().find("hub (pid"), std::string::npos);
+}
+
+TEST(Cluster, AStoppedHubIsDetectedAndEveryLostFrameIsCounted) {
+    // A small peer buffer, so what waits for the stopped hub overflows and is dropped.
+    Cluster c({"--peer-timeout", "1s", "--peer-buffer", "64KiB"});
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    auto a = c.hosts[0].member("cut");
+    auto d = c.hosts[2].member("cut");
+    ASSERT_TRUE(c.subscribed(0, 2));
+    const pid_t hub = c.hosts[2].hub_pid();
+    ASSERT_GT(hub, 0);
+    ASSERT_EQ(kill(hub, SIGSTOP), 0);
+    int sent = 0;
+    const std::string pad(1000, 'x');
+    // Published while C's hub is stopped: more than the link and the 64 KiB buffer can hold.
+    for (; sent < 4000; ++sent) {
+        a->send_to_group("cut", std::to_string(sent) + " " + pad);
+        ASSERT_TRUE(a->read_text(5000));  // A's own copy (A is a member too)
+    }
+    EXPECT_TRUE(eventually([&] { return !c.hosts[0].peer_up(3); }, 5s));  // dead peer found
+    ASSERT_EQ(kill(hub, SIGCONT), 0);
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    ASSERT_TRUE(c.subscribed(0, 2));
+    a->send_to_group("cut", "last");
+    ++sent;
+    // C's member gets a subsequence in order, ending with "last"; all the rest is counted.
+    int received = 0;
+    long previous = -1;
+    while (true) {
+        auto text = d->read_text(5000);
+        ASSERT_TRUE(text.has_value()) << "after " << received;
+        ++received;
+        if (*text == "last") break;
+        const long n = std::stol(*text);
+        ASSERT_GT(n, previous);
+        previous = n;
+    }
+    const std::uint64_t drops = c.hosts[0].peer(3, "drops");
+    const std::uint64_t gaps = c.hosts[2].peer(1, "gaps");
+    std::printf("received %d of %d; A dropped %llu for C; C counted %llu gaps from A\n", received,
+                sent, static_cast<unsigned long long>(drops),
+                static_cast<unsigned long long>(gaps));
+    EXPECT_GT(drops, 0u);
+    EXPECT_EQ(received + static_cast<int>(gaps), sent);
+}
+
+// Raw frames from something that is not a hub.
+std::string exchange_frames(const Host& h, const std::string& bytes) {
+    const int fd = tcp_connect(h.cluster_port, h.address.c_str());
+    if (fd < 0) return "connect failed";
+    (void)!write(fd, bytes.data(), bytes.size());
+    std::string got;
+    char buf[512];
+    timeval tv{3, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof buf)) > 0) got.append(buf, static_cast<std::size_t>(n));
+    close(fd);
+    return n == 0 ? got : "not closed";
+}
+
+TEST(Cluster, MalformedFramesFromAFakePeerCloseItsLinkAndTheHubStaysUp) {
+    Cluster c({}, 1);
+    ASSERT_TRUE(c.ok()) << c.errors();
+    const Host& h = c.hosts[0];
+    using channel::FrameType;
+    std::string bad_version;
+    channel::append_ping(bad_version, FrameType::kPing, 1);
+    bad_version[5] = 42;
+    EXPECT_NE(exchange_frames(h, bad_version), "not closed");
+    std::string unknown;
+    channel::append_ping(unknown, FrameType::kPing, 1);
+    unknown[4] = 99;
+    EXPECT_NE(exchange_frames(h, unknown), "not closed");
+    EXPECT_NE(exchange_frames(h, std::string("\xff\xff\xff\x7f\x04\x01\x00\x00", 8)),
+              "not closed");  // a 2 GiB PUBLISH
+    std::string before_hello;
+    channel::append_group_frame(before_hello, FrameType::kSubscribe, "g");
+    EXPECT_NE(exchange_frames(h, before_hello), "not closed");
+    std::string other_cluster;
+    channel::append_hello(other_cluster, 9, "not-herald");
+    EXPECT_NE(exchange_frames(h, other_cluster), "not closed");
+    EXPECT_NE(exchange_frames(h, "GET / HTTP/1.1\r\n\r\n"), "not closed");
+    EXPECT_GE(h.counter("bad_frames"), 5u);
+    EXPECT_GE(h.counter("rejected_links"), 1u);
+    // Still serving.
+    auto m = h.member("alive");
+    m->send_to_group("alive", "yes");
+    EXPECT_EQ(m->read_text(3000), "yes");
+}
+
+std::string post(const Host& h, const std::string& body, const std::string& auth = "") {
+    std::string req = "POST /publish HTTP/1.1\r\nHost: h\r\nConnection: close\r\n";
+    if (!auth.empty()) req += "Authorization: Bearer " + auth + "\r\n";
+    req += "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+    return h.http(req);
+}
+
+TEST(Cluster, PublishApiReachesMembersOnEveryHostAndChecksTheToken) {
+    Cluster c({"--api-token", "t0ken", "--max-message", "1024"});
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    std::vector<std::unique_ptr<WsClient>> members;
+    for (const Host& h : c.hosts) members.push_back(h.member("api"));
+    ASSERT_TRUE(c.subscribed(1, 0) && c.subscribed(1, 2));
+    const std::string body = R"({"group_id":"api","message":"from the backend \u00e9"})";
+    EXPECT_EQ(post(c.hosts[1], body).rfind("HTTP/1.1 401", 0), 0u);
+    EXPECT_EQ(post(c.hosts[1], body, "wrong").rfind("HTTP/1.1 401", 0), 0u);
+    for (auto& m : members) EXPECT_TRUE(m->quiet_for(100));
+    EXPECT_EQ(post(c.hosts[1], body, "t0ken").rfind("HTTP/1.1 202", 0), 0u);
+    for (auto& m : members) EXPECT_EQ(m->read_text(5000), "from the backend \xc3\xa9");
+    EXPECT_EQ(post(c.hosts[1], "{not json", "t0ken").rfind("HTTP/1.1 400", 0), 0u);
+    EXPECT_EQ(post(c.hosts[1], R"({"group_id":"api"})", "t0ken").rfind("HTTP/1.1 400", 0), 0u);
+    const std::string big = R"({"group_id":"api","message":")" + std::string(2000, 'x') + "\"}";
+    EXPECT_EQ(post(c.hosts[1], big, "t0ken").rfind("HTTP/1.1 413", 0), 0u);
+    const std::string huge = "POST /publish HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n";
+    EXPECT_EQ(c.hosts[1].http(huge).rfind("HTTP/1.1 413", 0), 0u);
+    EXPECT_EQ(
+        c.hosts[1].http("GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 404", 0),
+        0u);
+    EXPECT_EQ(c.hosts[1].counter("api_publishes"), 1u);
+    for (auto& m : members) EXPECT_TRUE(m->quiet_for(200));
+}
+
+TEST(Cluster, PublishApiWithoutATokenOnASingleHost) {
+    const std::uint16_t api = free_port("127.0.0.1");
+    HeraldProcess herald({"--workers", "1", "--api-listen", "127.0.0.1:" + std::to_string(api)});
+    ASSERT_TRUE(herald.ok()) << herald.stderr_text();
+    auto m = WsClient::connect(herald.port());
+    ASSERT_TRUE(m);
+    m->send_text(R"({"cmd":"add_group","group_id":7})");
+    ASSERT_TRUE(m->sync());
+    Host h{"127.0.0.1", 0, api, nullptr};
+    // Keep-alive: two requests on one connection, both answered.
+    const std::string body = R"({"group_id":7,"message":"hi"})";
+    const std::string one =
+        "POST /publish HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+        body;
+    const std::string out = h.http(one + one + "GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(out.rfind("HTTP/1.1 202", 0), 0u) << out;
+    EXPECT_NE(out.find("HTTP/1.1 202", 10), std::string::npos);
+    EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos);
+    EXPECT_EQ(m->read_text(3000), "hi");
+    EXPECT_EQ(m->read_text(3000), "hi");
+}
+
+}  // namespace
+}  // namespace herald::test
