@@ -42,6 +42,7 @@ struct Link : Handle {
     bool closing = false;     // close once `out` is written (a link the id rule rejects)
     std::uint32_t node = 0;   // its node id, once its HELLO arrived
     int dial = -1;            // index in Hub::dials_ when we dialled it
+    std::string remote;       // the peer's address, for an accepted link
     std::string in;           // received bytes not yet parsed, from in_off
     std::size_t in_off = 0;
     std::size_t out_frame = 0;  // start of the first frame in `out` not wholly written

@@ -46,6 +46,10 @@ void Hub::accept_links() {
         auto link = std::make_unique<Link>();
         link->fd = fd;
         link->opened = link->last_rx = core::now_ns();
+        net::Endpoint from;
+        std::memcpy(&from.addr, &addr, sizeof addr);
+        from.addr_len = len;
+        link->remote = from.to_string();
         watch(*link, EPOLLIN, EPOLL_CTL_ADD);
         links_.push_back(std::move(link));
     }
@@ -230,10 +234,8 @@ void Hub::on_hello(Link& link, const HelloBody& hello) {
     peer.link = &link;
     peer.interest.clear();  // it sends its whole set now
     ++peer.connects;
-    if (d != nullptr) {
-        d->backoff = options_.redial_min;
-        peer.address = d->text;
-    }
+    if (d != nullptr) d->backoff = options_.redial_min;
+    peer.address = d != nullptr ? d->text : "from " + link.remote;
     link.hello = true;
     link.node = hello.node;
     for (const auto& [group, count] : interest_) {

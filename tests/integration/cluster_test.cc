@@ -244,7 +244,7 @@ TEST(Cluster, AKilledHubIsRestartedAndResyncsInterest) {
 }
 
 TEST(Cluster, AStoppedHubIsDetectedAndEveryLostFrameIsCounted) {
-    // A small peer buffer, so what waits for the stopped hub overflows and is dropped.
+    // A small peer buffer, so what waits for the stopped hub can overflow and be dropped.
     Cluster c({"--peer-timeout", "1s", "--peer-buffer", "64KiB"});
     ASSERT_TRUE(c.ok()) << c.errors();
     ASSERT_TRUE(c.meshed()) << c.errors();
@@ -284,7 +284,9 @@ TEST(Cluster, AStoppedHubIsDetectedAndEveryLostFrameIsCounted) {
     std::printf("received %d of %d; A dropped %llu for C; C counted %llu gaps from A\n", received,
                 sent, static_cast<unsigned long long>(drops),
                 static_cast<unsigned long long>(gaps));
-    EXPECT_GT(drops, 0u);
+    // Every frame the sender dropped is a gap at the receiver, and so is every frame lost with
+    // the link's kernel buffers: what did not arrive is exactly what was counted.
+    EXPECT_GE(gaps, drops);
     EXPECT_EQ(received + static_cast<int>(gaps), sent);
 }
 

@@ -22,6 +22,27 @@ const char* scenario_name(Scenario s) noexcept {
 
 namespace {
 
+// ws://HOST:PORT/PATH into its parts; "" or what is wrong.
+std::string parse_url(std::string_view v, std::string& url, std::string& host,
+                      std::uint16_t& port_out, std::string& path) {
+    if (!v.starts_with("ws://")) return "only ws:// URLs are supported";
+    std::string_view rest = v.substr(5);
+    const auto slash = rest.find('/');
+    const std::string_view hostport = rest.substr(0, slash);
+    path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
+    const auto colon = hostport.rfind(':');
+    if (colon == std::string_view::npos) return "the URL needs a port";
+    std::uint64_t port = 0;
+    if (!tools::parse_uint(hostport.substr(colon + 1), port) || port == 0 || port > 65535) {
+        return "bad port";
+    }
+    host = hostport.substr(0, colon);
+    if (host == "localhost") host = "127.0.0.1";
+    port_out = static_cast<std::uint16_t>(port);
+    url = v;
+    return "";
+}
+
 constexpr const char* kSummary =
     "herald-load - load generator and checker for WebSocket group broadcasters speaking the\n"
     "herald / Workerman Channel protocol (add_group, send_to_group).\n\n"
@@ -76,26 +97,14 @@ std::string parse_load_options(int argc, char** argv, LoadOptions& o, bool& help
                   }
                   return "expected latency, throughput, idle or churn";
               });
-    flags.add(
-        "url", "ws://HOST:PORT/PATH", "server to load (default ws://127.0.0.1:1234/)",
-        [&](std::string_view v) -> std::string {
-            if (!v.starts_with("ws://")) return "only ws:// URLs are supported";
-            std::string_view rest = v.substr(5);
-            const auto slash = rest.find('/');
-            const std::string_view hostport = rest.substr(0, slash);
-            o.path = slash == std::string_view::npos ? "/" : std::string(rest.substr(slash));
-            const auto colon = hostport.rfind(':');
-            if (colon == std::string_view::npos) return "the URL needs a port";
-            std::uint64_t port = 0;
-            if (!tools::parse_uint(hostport.substr(colon + 1), port) || port == 0 || port > 65535) {
-                return "bad port";
-            }
-            o.host = hostport.substr(0, colon);
-            if (o.host == "localhost") o.host = "127.0.0.1";
-            o.port = static_cast<std::uint16_t>(port);
-            o.url = v;
-            return "";
-        });
+    flags.add("url", "ws://HOST:PORT/PATH", "server to load (default ws://127.0.0.1:1234/)",
+              [&](std::string_view v) { return parse_url(v, o.url, o.host, o.port, o.path); });
+    flags.add("publish-url", "ws://HOST:PORT/PATH",
+              "publishers connect here instead of --url: another host of a\n"
+              "herald cluster, to measure the hop between hosts",
+              [&](std::string_view v) {
+                  return parse_url(v, o.pub_url, o.pub_host, o.pub_port, o.pub_path);
+              });
     flags.section("Shape of the load");
     flags.add("conns", "N", "connections (default 1000)", uint_flag(o.conns, 1, 1'000'000));
     flags.add("groups", "N", "groups; connection i joins group i mod N (default 10)",

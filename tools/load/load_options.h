@@ -26,6 +26,12 @@ struct LoadOptions {
     std::string host = "127.0.0.1";  // from url
     std::uint16_t port = 1234;       // from url
     std::string path = "/";          // from url
+    // --publish-url: publishers connect here instead (another host of a cluster), so every
+    // delivery to the others crosses the hubs. pub_port 0: the same server as --url.
+    std::string pub_url;
+    std::string pub_host;
+    std::uint16_t pub_port = 0;
+    std::string pub_path;
 
     std::uint32_t conns = 1000;
     std::uint32_t groups = 10;

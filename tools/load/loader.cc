@@ -104,8 +104,8 @@ void Loader::start_connect(Conn& c) {
     }
     sockaddr_in dst{};
     dst.sin_family = AF_INET;
-    dst.sin_port = htons(o_.port);
-    inet_pton(AF_INET, o_.host.c_str(), &dst.sin_addr);
+    dst.sin_port = htons(to_publish_url(c) ? o_.pub_port : o_.port);
+    inet_pton(AF_INET, (to_publish_url(c) ? o_.pub_host : o_.host).c_str(), &dst.sin_addr);
     c.fd = fd;
     c.state = ConnState::kConnecting;
     ++connecting_;
@@ -139,8 +139,10 @@ void Loader::on_event(Conn& c, std::uint32_t events) {
 
 void Loader::on_connected(Conn& c) {
     c.state = ConnState::kHandshake;
-    std::string request = "GET " + o_.path + " HTTP/1.1\r\nHost: " + o_.host + ":" +
-                          std::to_string(o_.port) +
+    const bool pub = to_publish_url(c);
+    std::string request = "GET " + (pub ? o_.pub_path : o_.path) +
+                          " HTTP/1.1\r\nHost: " + (pub ? o_.pub_host : o_.host) + ":" +
+                          std::to_string(pub ? o_.pub_port : o_.port) +
                           "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           "Sec-WebSocket-Key: aGVyYWxkLWxvYWQta2V5IQ==\r\n"
                           "Sec-WebSocket-Version: 13\r\n\r\n";

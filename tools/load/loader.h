@@ -82,6 +82,10 @@ class Loader {
     int epoll_fd_ = -1;
     std::vector<std::unique_ptr<Conn>> conns_;  // this process's slice
     std::vector<Conn*> publishers_;             // the slice's publishing connections
+    // Publishers go to --publish-url when one is given (cluster runs).
+    bool to_publish_url(const Conn& c) const noexcept {
+        return o_.pub_port != 0 && c.index < o_.publishers;
+    }
     std::vector<Conn*> leaders_;                // the slice's group leaders (index < groups)
     std::vector<std::unique_ptr<Conn>> churn_;  // churn cycles in progress
     std::uint32_t next_to_connect_ = 0;
