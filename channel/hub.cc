@@ -24,6 +24,7 @@ namespace herald::channel {
 namespace hub {
 
 constexpr core::Nanos kTick = 50 * core::kMillisecond;
+constexpr core::Nanos kApiIdle = 30 * core::kSecond;  // an API connection silent this long goes
 
 Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
          std::vector<int> wake_fds, const RelayOptions& relay)
@@ -188,7 +189,14 @@ void Hub::handle_event(Handle* h, std::uint32_t events) {
     }
 }
 
-void Hub::on_tick(core::Nanos now) { tick_links(now); }
+void Hub::on_tick(core::Nanos now) {
+    tick_links(now);
+    for (std::size_t i = 0; i < api_.size(); ++i) {
+        if (now - api_[i]->last_active <= kApiIdle) continue;
+        close_handle(*api_[i]);  // moves the last connection to i
+        --i;
+    }
+}
 
 // ---- sockets: writing and closing ---------------------------------------------------------
 
@@ -342,6 +350,7 @@ void Hub::accept_api() {
         if (fd < 0) return;
         auto c = std::make_unique<ApiConn>();
         c->fd = fd;
+        c->last_active = core::now_ns();
         watch(*c, EPOLLIN, EPOLL_CTL_ADD);
         if (api_.size() >= options_.max_api_conns) {
             c->out = api_response(503, api_error("busy", "too many API connections"), false);
@@ -361,6 +370,7 @@ void Hub::read_api(ApiConn& c) {
         const ssize_t n = recv(c.fd, buf, sizeof buf, 0);
         if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) return close_handle(c);
         if (n < 0) break;
+        c.last_active = core::now_ns();
         if (c.close_after) continue;  // answered already: what follows is ignored
         c.in.append(buf, static_cast<std::size_t>(n));
         while (!c.close_after && serve_api(c)) {

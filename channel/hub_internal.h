@@ -18,6 +18,8 @@
 
 namespace herald::channel::hub {
 
+constexpr std::size_t kMaxUnnamedLinks = 64;  // links before HELLO at once; more are refused
+
 // What an epoll event points at.
 enum class Kind : std::uint8_t { kClusterListener, kApiListener, kLink, kApi, kWake, kSignal };
 
@@ -54,8 +56,9 @@ struct Link : Handle {
 // A connection to the publish API.
 struct ApiConn : Handle {
     ApiConn() : Handle{Kind::kApi} {}
-    std::string in;            // the request being received
-    bool close_after = false;  // close once `out` is written
+    std::string in;               // the request being received
+    bool close_after = false;     // close once `out` is written
+    core::Nanos last_active = 0;  // when bytes last arrived (idle ones are closed)
 };
 
 // A peer host, known by node id once a HELLO named it.

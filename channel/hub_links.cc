@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -42,6 +43,13 @@ void Hub::accept_links() {
         const int fd = accept4(cluster_listener_.fd, reinterpret_cast<sockaddr*>(&addr), &len,
                                SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
+        const auto unnamed =
+            std::count_if(links_.begin(), links_.end(), [](const auto& l) { return !l->hello; });
+        if (static_cast<std::size_t>(unnamed) >= kMaxUnnamedLinks) {
+            close(fd);  // a flood of connections that never say HELLO
+            ++rejected_links_;
+            continue;
+        }
         set_nodelay(fd);
         auto link = std::make_unique<Link>();
         link->fd = fd;
@@ -375,6 +383,9 @@ std::string Hub::render_stats() const {
     field(out, "unrouted", unrouted_);
     field(out, "bad_frames", bad_frames_);
     field(out, "rejected_links", rejected_links_);
+    field(out, "unnamed_links",
+          static_cast<std::uint64_t>(std::count_if(links_.begin(), links_.end(),
+                                                   [](const auto& l) { return !l->hello; })));
     out.append(",\"peers\":[");
     bool first = true;
     for (const auto& [node, p] : peers_) {

@@ -335,6 +335,28 @@ TEST(Cluster, MalformedFramesFromAFakePeerCloseItsLinkAndTheHubStaysUp) {
     EXPECT_EQ(m->read_text(3000), "yes");
 }
 
+TEST(Cluster, AFloodOfSilentPeerConnectionsIsBoundedAndTheHubStaysUp) {
+    Cluster c({}, 1);
+    ASSERT_TRUE(c.ok()) << c.errors();
+    const Host& h = c.hosts[0];
+    std::vector<int> silent;
+    for (int i = 0; i < 64; ++i) silent.push_back(tcp_connect(h.cluster_port, h.address.c_str()));
+    // The hub holds them all (waiting for a HELLO) before the one over the bound.
+    ASSERT_TRUE(eventually([&] { return h.counter("unnamed_links") == 64; }));
+    const int extra = tcp_connect(h.cluster_port, h.address.c_str());
+    ASSERT_GE(extra, 0);
+    timeval tv{2, 0};
+    setsockopt(extra, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    char b;
+    EXPECT_EQ(read(extra, &b, 1), 0);  // closed at once, not after --peer-timeout
+    close(extra);
+    EXPECT_GE(h.counter("rejected_links"), 1u);
+    for (int fd : silent) close(fd);
+    auto m = h.member("still");
+    m->send_to_group("still", "up");
+    EXPECT_EQ(m->read_text(3000), "up");
+}
+
 std::string post(const Host& h, const std::string& body, const std::string& auth = "") {
     std::string req = "POST /publish HTTP/1.1\r\nHost: h\r\nConnection: close\r\n";
     if (!auth.empty()) req += "Authorization: Bearer " + auth + "\r\n";
