@@ -71,6 +71,22 @@ void Hub::dial(Dial& d, core::Nanos now) {
         return;
     }
     set_nodelay(fd);
+    // Dial from the address peers know this hub by (unless it listens on every address).
+    if (options_.cluster_enabled &&
+        options_.cluster_listen.addr.ss_family == d.endpoint.addr.ss_family) {
+        net::Endpoint source = options_.cluster_listen;
+        bool any = false;
+        if (source.addr.ss_family == AF_INET) {
+            auto* a = reinterpret_cast<sockaddr_in*>(&source.addr);
+            any = a->sin_addr.s_addr == htonl(INADDR_ANY);
+            a->sin_port = 0;
+        } else {
+            auto* a = reinterpret_cast<sockaddr_in6*>(&source.addr);
+            any = IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr);
+            a->sin6_port = 0;
+        }
+        if (!any) bind(fd, reinterpret_cast<const sockaddr*>(&source.addr), source.addr_len);
+    }
     auto link = std::make_unique<Link>();
     link->fd = fd;
     link->dialer = true;

@@ -184,6 +184,9 @@ TEST(Cluster, AMemberOnEachHostGetsAPublishFromAnyHostExactlyOnce) {
         }
     }
     for (auto& m : members) EXPECT_TRUE(m->quiet_for(300));
+    // The lower id dialled, from the address its peers know it by.
+    EXPECT_NE(c.hosts[1].stats().find("\"address\":\"from 127.0.0.2:"), std::string::npos);
+    EXPECT_NE(c.hosts[2].stats().find("\"address\":\"from 127.0.0.3:"), std::string::npos);
 }
 
 TEST(Cluster, MessagesFromOnePublisherArriveInOrderOnEveryHost) {
