@@ -65,23 +65,31 @@ void Hub::watch(Handle& h, std::uint32_t events, int op) {
     epoll_ctl(epoll_fd_, op, h.fd, &ev);
 }
 
+// A non-blocking listener on `at` watched by epoll; "" or why not (naming `flag`).
+std::string Hub::listen(Handle& listener, net::Endpoint& at, const char* flag) {
+    auto fd = net::listen_on(at, net::ListenOptions{.reuse_port = false, .backlog = 128});
+    if (!fd) return std::string("hub: ") + flag + ": " + fd.error();
+    listener.fd = *fd;
+    fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
+    watch(listener, EPOLLIN, EPOLL_CTL_ADD);
+    return "";
+}
+
 std::string Hub::start() {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
     if (epoll_fd_ < 0) return std::string("epoll_create1: ") + std::strerror(errno);
-    const net::ListenOptions listen{.reuse_port = false, .backlog = 128};
     if (options_.cluster_enabled) {
-        auto fd = net::listen_on(options_.cluster_listen, listen);
-        if (!fd) return "hub: --cluster-listen: " + fd.error();
-        cluster_listener_.fd = *fd;
-        fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
-        watch(cluster_listener_, EPOLLIN, EPOLL_CTL_ADD);
+        if (std::string err =
+                listen(cluster_listener_, options_.cluster_listen, "--cluster-listen");
+            !err.empty()) {
+            return err;
+        }
     }
     if (options_.api_enabled) {
-        auto fd = net::listen_on(options_.api_listen, listen);
-        if (!fd) return "hub: --api-listen: " + fd.error();
-        api_listener_.fd = *fd;
-        fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) | O_NONBLOCK);
-        watch(api_listener_, EPOLLIN, EPOLL_CTL_ADD);
+        if (std::string err = listen(api_listener_, options_.api_listen, "--api-listen");
+            !err.empty()) {
+            return err;
+        }
     }
     wake_.fd = relay_.wake_fd();
     watch(wake_, EPOLLIN, EPOLL_CTL_ADD);

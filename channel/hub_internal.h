@@ -140,6 +140,8 @@ class Hub final : public RecordSink {
     void flush_dirty();
     void close_handle(Handle& h);
     void watch(Handle& h, std::uint32_t events, int op);
+    std::string listen(Handle& listener, net::Endpoint& at, const char* flag);
+    std::size_t unnamed_links() const;  // links still waiting for their HELLO
 
     HubOptions options_;
     std::uint32_t self_;

@@ -36,6 +36,11 @@ std::string peer_name(const Link& link) {
 
 }  // namespace
 
+std::size_t Hub::unnamed_links() const {
+    return static_cast<std::size_t>(
+        std::count_if(links_.begin(), links_.end(), [](const auto& l) { return !l->hello; }));
+}
+
 void Hub::accept_links() {
     while (true) {
         sockaddr_storage addr{};
@@ -43,9 +48,7 @@ void Hub::accept_links() {
         const int fd = accept4(cluster_listener_.fd, reinterpret_cast<sockaddr*>(&addr), &len,
                                SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
-        const auto unnamed =
-            std::count_if(links_.begin(), links_.end(), [](const auto& l) { return !l->hello; });
-        if (static_cast<std::size_t>(unnamed) >= kMaxUnnamedLinks) {
+        if (unnamed_links() >= kMaxUnnamedLinks) {
             close(fd);  // a flood of connections that never say HELLO
             ++rejected_links_;
             continue;
@@ -399,9 +402,7 @@ std::string Hub::render_stats() const {
     field(out, "unrouted", unrouted_);
     field(out, "bad_frames", bad_frames_);
     field(out, "rejected_links", rejected_links_);
-    field(out, "unnamed_links",
-          static_cast<std::uint64_t>(std::count_if(links_.begin(), links_.end(),
-                                                   [](const auto& l) { return !l->hello; })));
+    field(out, "unnamed_links", unnamed_links());
     out.append(",\"peers\":[");
     bool first = true;
     for (const auto& [node, p] : peers_) {

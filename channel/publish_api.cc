@@ -2,30 +2,12 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdint>
 
 #include "net/http_handshake.h"
 
 namespace herald::channel {
 namespace {
-
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
-}
-
-std::string_view trim(std::string_view s) noexcept {
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool is_token_char(char c) noexcept {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
-}
 
 ApiHead fail(ApiRequest& request, int status, const char* reason) {
     request.status = status;
@@ -33,15 +15,10 @@ ApiHead fail(ApiRequest& request, int status, const char* reason) {
     return ApiHead::kComplete;
 }
 
-// One header line: records what the API cares about. Returns an error reason or nullptr.
-const char* read_header(std::string_view line, ApiRequest& request, bool& has_length,
-                        bool& chunked) {
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos || colon == 0) return "a header line without a name";
-    const std::string_view name = line.substr(0, colon);
-    if (!std::all_of(name.begin(), name.end(), is_token_char)) return "a malformed header name";
-    const std::string_view value = trim(line.substr(colon + 1));
-    if (iequals(name, "content-length")) {
+// One header: records what the API cares about. Returns an error reason or nullptr.
+const char* note_header(std::string_view name, std::string_view value, ApiRequest& request,
+                        bool& has_length, bool& chunked) {
+    if (net::iequals(name, "content-length")) {
         std::size_t n = 0;
         const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
         if (ec != std::errc() || end != value.data() + value.size() || value.empty()) {
@@ -50,14 +27,17 @@ const char* read_header(std::string_view line, ApiRequest& request, bool& has_le
         if (has_length && n != request.content_length) return "conflicting Content-Length";
         has_length = true;
         request.content_length = n;
-    } else if (iequals(name, "transfer-encoding")) {
+    } else if (net::iequals(name, "transfer-encoding")) {
         chunked = true;
-    } else if (iequals(name, "authorization")) {
-        if (value.size() > 7 && iequals(value.substr(0, 7), "bearer ")) {
-            request.bearer = trim(value.substr(7));
+    } else if (net::iequals(name, "authorization")) {
+        if (value.size() > 7 && net::iequals(value.substr(0, 7), "bearer ")) {
+            request.bearer = value.substr(7);
+            while (!request.bearer.empty() && request.bearer.front() == ' ') {
+                request.bearer.remove_prefix(1);
+            }
         }
-    } else if (iequals(name, "connection")) {
-        if (iequals(value, "close")) request.keep_alive = false;
+    } else if (net::iequals(name, "connection")) {
+        if (net::iequals(value, "close")) request.keep_alive = false;
     }
     return nullptr;
 }
@@ -66,44 +46,37 @@ const char* read_header(std::string_view line, ApiRequest& request, bool& has_le
 
 ApiHead parse_api_head(std::string_view buffer, std::size_t max_body, ApiRequest& request) {
     request = ApiRequest{};
-    std::size_t end = buffer.find("\r\n\r\n");
-    if (end == std::string_view::npos) {
+    std::size_t scan = 0;
+    const std::size_t head_length = net::find_head_end(
+        reinterpret_cast<const std::uint8_t*>(buffer.data()), buffer.size(), scan);
+    if (head_length == 0) {
         if (buffer.size() > kMaxApiHead) return fail(request, 431, "request head over 8 KiB");
         return ApiHead::kNeedMore;
     }
-    if (end + 4 > kMaxApiHead) return fail(request, 431, "request head over 8 KiB");
-    request.head_length = end + 4;
-    request.keep_alive = false;  // until the request line says HTTP/1.1
-    std::string_view head = buffer.substr(0, end + 2);
+    if (head_length > kMaxApiHead) return fail(request, 431, "request head over 8 KiB");
+    request.head_length = head_length;
 
-    const std::size_t eol = head.find("\r\n");
-    const std::string_view line = head.substr(0, eol);
-    head.remove_prefix(eol + 2);
-    const std::size_t sp1 = line.find(' ');
-    const std::size_t sp2 = line.rfind(' ');
-    if (sp1 == std::string_view::npos || sp2 == sp1) return fail(request, 400, "bad request line");
-    request.method = line.substr(0, sp1);
-    request.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    const std::string_view version = line.substr(sp2 + 1);
-    if (request.method.empty() || request.target.empty() || request.target[0] != '/' ||
-        !std::all_of(request.method.begin(), request.method.end(), is_token_char)) {
-        return fail(request, 400, "bad request line");
+    net::LineReader lines(buffer.substr(0, head_length));
+    std::string_view line;
+    lines.next(line);
+    if (line.empty()) lines.next(line);  // RFC 9112 §2.2: one empty line before is ignored
+    net::RequestLine rl;
+    if (const char* why = net::parse_request_line(line, rl)) {
+        return fail(request, why == net::kUnsupportedHttpVersion ? 505 : 400, why);
     }
-    if (version == "HTTP/1.1") {
-        request.keep_alive = true;
-    } else if (version != "HTTP/1.0") {
-        return fail(request, 505, "only HTTP/1.1 and HTTP/1.0");
-    }
+    if (rl.target.front() != '/') return fail(request, 400, "the target must be a path");
+    request.method = rl.method;
+    request.target = rl.target;
+    request.keep_alive = rl.minor != '0';  // HTTP/1.1 keeps the connection by default
 
     bool has_length = false;
     bool chunked = false;
-    while (!head.empty()) {
-        const std::size_t next = head.find("\r\n");
-        const std::string_view header = head.substr(0, next);
-        head.remove_prefix(next + 2);
-        if (const char* why = read_header(header, request, has_length, chunked)) {
-            return fail(request, 400, why);
-        }
+    while (lines.next(line) && !line.empty()) {
+        std::string_view name;
+        std::string_view value;
+        const char* why = net::split_header_line(line, name, value);
+        if (why == nullptr) why = note_header(name, value, request, has_length, chunked);
+        if (why != nullptr) return fail(request, 400, why);
     }
     if (chunked) return fail(request, 411, "send a Content-Length, not Transfer-Encoding");
     if (request.method == "POST" && !has_length) return fail(request, 411, "Content-Length needed");

@@ -48,14 +48,6 @@ constexpr char ascii_lower(char c) noexcept {
     return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size()) return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
-    }
-    return true;
-}
-
 std::string_view trim_ows(std::string_view s) noexcept {
     while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
     while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
@@ -91,36 +83,9 @@ bool is_base64_of_16_bytes(std::string_view s) noexcept {
 // ---------------------------------------------------------------------------------------------
 // Request line (RFC 9112 §3): method SP request-target SP HTTP-version
 
-struct RequestLine {
-    std::string_view method;
-    std::string_view target;
-    char minor = '0';  // HTTP/1.<minor>
-};
-
 // Non-empty visible ASCII: controls, SP, DEL and bytes >= 0x80 are not URI characters.
 bool is_vchar_run(std::string_view s) noexcept {
     return !s.empty() && std::all_of(s.begin(), s.end(), is_vchar);
-}
-
-// Fills `out` from `line`; returns nullptr, or the reason the line is malformed.
-const char* parse_request_line(std::string_view line, RequestLine& out) noexcept {
-    const std::size_t sp1 = line.find(' ');
-    if (sp1 == std::string_view::npos) return "malformed request line";
-    const std::size_t sp2 = line.find(' ', sp1 + 1);
-    if (sp2 == std::string_view::npos) return "malformed request line";
-    out.method = line.substr(0, sp1);
-    out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
-    const std::string_view version = line.substr(sp2 + 1);
-    if (!is_token(out.method)) return "malformed request method";
-    if (!is_vchar_run(out.target)) return "malformed request target";
-    // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
-    if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !is_digit(version[5]) ||
-        version[6] != '.' || !is_digit(version[7])) {
-        return "malformed HTTP version";
-    }
-    if (version[5] != '1') return "unsupported HTTP version";
-    out.minor = version[7];
-    return nullptr;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -167,36 +132,11 @@ const char* note_field(std::string_view name, std::string_view value, HeaderFact
 
 // Parses one header line (line end removed) into `facts`; returns nullptr, or the reason.
 const char* parse_header_line(std::string_view line, HeaderFacts& facts) noexcept {
-    if (is_ows(line.front())) return "obsolete line folding";
-    const std::size_t colon = line.find(':');
-    if (colon == std::string_view::npos) return "header line without a colon";
-    const std::string_view name = line.substr(0, colon);
-    if (name.empty()) return "empty header name";
-    if (is_ows(name.back())) return "whitespace before a header colon";
-    if (!is_token(name)) return "malformed header name";
-    const std::string_view value = trim_ows(line.substr(colon + 1));
-    if (!is_field_value(value)) return "control character in a header value";
+    std::string_view name;
+    std::string_view value;
+    if (const char* why = split_header_line(line, name, value)) return why;
     return note_field(name, value, facts);
 }
-
-// Hands out the lines of a head one at a time, without their LF or CRLF.
-class LineReader {
-  public:
-    explicit LineReader(std::string_view text) noexcept : rest_(text) {}
-
-    // False when no complete line (one ending in LF) is left.
-    bool next(std::string_view& line) noexcept {
-        const std::size_t lf = rest_.find('\n');
-        if (lf == std::string_view::npos) return false;
-        line = rest_.substr(0, lf);
-        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-        rest_.remove_prefix(lf + 1);
-        return true;
-    }
-
-  private:
-    std::string_view rest_;  // the bytes after the last line handed out
-};
 
 RequestHead reject(HeadVerdict verdict, const char* reason) noexcept {
     RequestHead head;
@@ -232,6 +172,49 @@ RequestHead judge_upgrade(const RequestLine& rl, const HeaderFacts& f) noexcept 
 }
 
 }  // namespace
+
+bool iequals(std::string_view a, std::string_view b) noexcept {
+    if (a.size() != b.size()) return false;
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        if (ascii_lower(a[i]) != ascii_lower(b[i])) return false;
+    }
+    return true;
+}
+
+// Fills `out` from `line`; returns nullptr, or the reason the line is malformed.
+const char* parse_request_line(std::string_view line, RequestLine& out) noexcept {
+    const std::size_t sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos) return "malformed request line";
+    const std::size_t sp2 = line.find(' ', sp1 + 1);
+    if (sp2 == std::string_view::npos) return "malformed request line";
+    out.method = line.substr(0, sp1);
+    out.target = line.substr(sp1 + 1, sp2 - sp1 - 1);
+    const std::string_view version = line.substr(sp2 + 1);
+    if (!is_token(out.method)) return "malformed request method";
+    if (!is_vchar_run(out.target)) return "malformed request target";
+    // HTTP-version = "HTTP" "/" DIGIT "." DIGIT, case-sensitive.
+    if (version.size() != 8 || version.substr(0, 5) != "HTTP/" || !is_digit(version[5]) ||
+        version[6] != '.' || !is_digit(version[7])) {
+        return "malformed HTTP version";
+    }
+    if (version[5] != '1') return kUnsupportedHttpVersion;
+    out.minor = version[7];
+    return nullptr;
+}
+
+const char* split_header_line(std::string_view line, std::string_view& name,
+                              std::string_view& value) noexcept {
+    if (line.empty() || is_ows(line.front())) return "obsolete line folding";
+    const std::size_t colon = line.find(':');
+    if (colon == std::string_view::npos) return "header line without a colon";
+    name = line.substr(0, colon);
+    if (name.empty()) return "empty header name";
+    if (is_ows(name.back())) return "whitespace before a header colon";
+    if (!is_token(name)) return "malformed header name";
+    value = trim_ows(line.substr(colon + 1));
+    if (!is_field_value(value)) return "control character in a header value";
+    return nullptr;
+}
 
 // The head ends at an LF that follows a line end: "\n\n" or "\n\r\n" (which covers CRLFCRLF and
 // CRLF+LF). Each call examines only bytes from `scan_from` on, looking back at most two bytes,

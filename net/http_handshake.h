@@ -46,6 +46,43 @@ struct RequestHead {
 // be visible ASCII; more than one Host header is 400 for any request.
 RequestHead parse_request_head(std::string_view head) noexcept;
 
+// Pieces of RFC 9112 parsing, shared with other HTTP servers of herald (the hub's API).
+
+struct RequestLine {
+    std::string_view method;
+    std::string_view target;
+    char minor = '0';  // HTTP/1.<minor>
+};
+// The reason parse_request_line() gives for an HTTP major version other than 1.
+inline constexpr char kUnsupportedHttpVersion[] = "unsupported HTTP version";
+// Fills `out` from a request line (line end removed); nullptr, or the reason it is malformed.
+const char* parse_request_line(std::string_view line, RequestLine& out) noexcept;
+// "Name: value" (line end removed) into a token name and a value without surrounding
+// whitespace; nullptr, or the reason the line is malformed (folding, no colon, controls...).
+const char* split_header_line(std::string_view line, std::string_view& name,
+                              std::string_view& value) noexcept;
+// ASCII case-insensitive equality.
+bool iequals(std::string_view a, std::string_view b) noexcept;
+
+// Hands out the lines of a head one at a time, without their LF or CRLF.
+class LineReader {
+  public:
+    explicit LineReader(std::string_view text) noexcept : rest_(text) {}
+
+    // False when no complete line (one ending in LF) is left.
+    bool next(std::string_view& line) noexcept {
+        const std::size_t lf = rest_.find('\n');
+        if (lf == std::string_view::npos) return false;
+        line = rest_.substr(0, lf);
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        rest_.remove_prefix(lf + 1);
+        return true;
+    }
+
+  private:
+    std::string_view rest_;  // the bytes after the last line handed out
+};
+
 // base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), 28 characters.
 std::array<char, 28> websocket_accept(std::string_view key) noexcept;
 

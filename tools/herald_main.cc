@@ -62,6 +62,13 @@ Flags::Setter uint_flag(T& target, std::uint64_t min, std::uint64_t max) {
     };
 }
 
+Flags::Setter text_flag(std::string& target) {
+    return [&target](std::string_view v) {
+        target = v;
+        return std::string();
+    };
+}
+
 Flags::Setter duration_flag(Nanos& target) {
     return [&target](std::string_view v) -> std::string {
         Nanos n = 0;
@@ -133,10 +140,7 @@ int main(int argc, char** argv) {
     flags.add("listen", "HOST:PORT",
               "address to serve WebSocket on (default 127.0.0.1:1234;\n"
               "port 0 picks a free port, shown in the listening line)",
-              [&](std::string_view v) {
-                  listen = v;
-                  return std::string();
-              });
+              text_flag(listen));
     flags.section("Processes");
     flags.add("workers", "N",
               "worker processes (default: one per online CPU); 1 runs a single\n"
@@ -201,17 +205,11 @@ int main(int argc, char** argv) {
     flags.add("cluster-listen", "HOST:PORT",
               "run a hub that links this host to the hubs in --peers;\n"
               "they connect here (TCP frames)",
-              [&](std::string_view v) {
-                  cluster_listen = v;
-                  return std::string();
-              });
+              text_flag(cluster_listen));
     flags.add("peers", "HOST:PORT,...",
               "every hub's --cluster-listen address; the same list may be given\n"
               "to every host (a hub skips its own address)",
-              [&](std::string_view v) {
-                  peers = v;
-                  return std::string();
-              });
+              text_flag(peers));
     flags.add("node-id", "N", "this host's id, unique in the cluster (default 1)",
               uint_flag(hub.node_id, 1, UINT32_MAX));
     flags.add("cluster-name", "NAME", "hubs link only within one cluster name (default herald)",
@@ -233,15 +231,9 @@ int main(int argc, char** argv) {
     flags.add("api-listen", "HOST:PORT",
               "serve the backend publish API here: POST /publish\n"
               "{\"group_id\":G,\"message\":M}, GET /stats (runs a hub)",
-              [&](std::string_view v) {
-                  api_listen = v;
-                  return std::string();
-              });
+              text_flag(api_listen));
     flags.add("api-token", "TOKEN", "require `Authorization: Bearer TOKEN` on POST /publish",
-              [&](std::string_view v) {
-                  hub.api_token = v;
-                  return std::string();
-              });
+              text_flag(hub.api_token));
     flags.section("io_uring");
     flags.add("recv-mode", "auto|ring|poll",
               "ring: multishot recv into provided buffers; poll: multishot poll\n"
