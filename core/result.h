@@ -42,4 +42,26 @@ class [[nodiscard]] Result {
     std::variant<T, Error> v_;
 };
 
+// Result<void>: success, or a one-line error message (start-up steps with nothing to return).
+template <>
+class [[nodiscard]] Result<void> {
+  public:
+    Result() = default;
+    Result(Error error) : error_(std::move(error)), failed_(true) {}  // NOLINT: implicit by design
+
+    bool ok() const noexcept { return !failed_; }
+    explicit operator bool() const noexcept { return ok(); }
+
+    const std::string& error() const {
+        HERALD_ASSERT(failed_);
+        return error_.message;
+    }
+
+  private:
+    Error error_;
+    bool failed_ = false;
+};
+
+using Status = Result<void>;  // what a fallible start-up step with no value returns
+
 }  // namespace herald::core
