@@ -65,6 +65,8 @@ class ApiServer final : public HandleOwner {
     std::uint64_t publishes() const noexcept { return publishes_; }  // accepted POST /publish
     std::uint64_t rejected() const noexcept { return rejected_; }    // answered 4xx/5xx
     std::size_t connections() const noexcept { return conns_.size(); }
+    // Where it listens (the port the kernel picked, after listen()).
+    const net::Endpoint& endpoint() const noexcept { return options_.api_listen; }
 
     // HandleOwner: the listener and the connections.
     void on_ready(Handle& h, std::uint32_t events) override;

@@ -115,6 +115,8 @@ class Mesh final : public HandleOwner {
     std::uint64_t rejected_links() const noexcept { return rejected_links_; }
     const std::map<std::uint32_t, Peer>& peers() const noexcept { return peers_; }
     const std::vector<Dial>& dials() const noexcept { return dials_; }
+    // Where it listens (the port the kernel picked, after listen()).
+    const net::Endpoint& endpoint() const noexcept { return options_.cluster_listen; }
 
     // HandleOwner: the listener and the links.
     void on_ready(Handle& h, std::uint32_t events) override;
