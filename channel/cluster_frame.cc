@@ -146,16 +146,6 @@ FrameCut FrameWalker::next() noexcept {
     return cut;
 }
 
-FrameStatus parse_frame(std::span<const std::uint8_t> in, std::size_t max_body, Frame& frame,
-                        std::size_t& consumed) noexcept {
-    const FrameCut cut = FrameWalker(in, max_body).next();
-    if (cut.status == FrameStatus::kFrame) consumed = cut.size;
-    if (cut.status == FrameStatus::kFrame || cut.status == FrameStatus::kMalformed) {
-        frame = cut.frame;
-    }
-    return cut.status;
-}
-
 HelloBody read_hello(const Frame& frame) noexcept {
     const std::uint8_t* p = frame.body.data();
     return HelloBody{get<std::uint32_t>(p + kHelloNodeOffset),

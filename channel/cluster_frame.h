@@ -133,7 +133,7 @@ struct Frame {
 };
 
 enum class FrameStatus : std::uint8_t {
-    kFrame,       // *frame holds one frame; `consumed` bytes are used
+    kFrame,       // a whole, well-formed frame
     kNeedMore,    // not a whole frame yet
     kOversize,    // length over the limit
     kBadVersion,  // a version this hub does not speak
@@ -146,14 +146,15 @@ const char* frame_status_name(FrameStatus status) noexcept;
 // One step of a FrameWalker: a frame and where it lies in the walked bytes, or why not.
 struct FrameCut {
     FrameStatus status = FrameStatus::kNeedMore;
-    Frame frame;           // with status kFrame
+    Frame frame;           // with status kFrame (and kMalformed: the frame refused)
     std::size_t at = 0;    // offset of the frame's first header byte in the walked bytes
     std::size_t size = 0;  // header + body bytes (with status kFrame)
 };
 
 // Walks the length-prefixed frames of a byte buffer front to back: a peer's stream (every byte
-// hostile: each frame is checked as parse_frame() checks it) or this hub's own queued frames
-// (max_body SIZE_MAX). Holds a view: the bytes must outlive it and not move meanwhile.
+// hostile: a length over `max_body` is refused before the body arrives, then the version, the
+// type and the body's shape are checked) or this hub's own queued frames (max_body SIZE_MAX). Holds
+// a view: the bytes must outlive it and not move meanwhile.
 class FrameWalker {
   public:
     explicit FrameWalker(std::span<const std::uint8_t> bytes,
@@ -175,12 +176,7 @@ class FrameWalker {
     std::size_t at_ = 0;
 };
 
-// Cuts the first frame out of `in` (it is checked against `max_body` before it is complete, so
-// a huge length is refused at once) and validates its body's shape.
-FrameStatus parse_frame(std::span<const std::uint8_t> in, std::size_t max_body, Frame& frame,
-                        std::size_t& consumed) noexcept;
-
-// Bodies of frames parse_frame() accepted (their sizes are already checked).
+// Bodies of frames a FrameWalker accepted (their sizes are already checked).
 HelloBody read_hello(const Frame& frame) noexcept;
 std::string_view read_group(const Frame& frame) noexcept;
 PublishBody read_publish(const Frame& frame) noexcept;

@@ -14,7 +14,10 @@ std::span<const std::uint8_t> bytes(const std::string& s) {
 }
 
 FrameStatus parse(const std::string& s, Frame& f, std::size_t& used, std::size_t max = 1024) {
-    return parse_frame(bytes(s), max, f, used);
+    const FrameCut cut = FrameWalker(bytes(s), max).next();
+    if (cut.status == FrameStatus::kFrame) used = cut.size;
+    if (cut.status == FrameStatus::kFrame || cut.status == FrameStatus::kMalformed) f = cut.frame;
+    return cut.status;
 }
 
 TEST(ClusterFrame, HelloRoundTrips) {
