@@ -32,14 +32,16 @@ bool well_formed(FrameType type, std::span<const std::uint8_t> body) noexcept {
     switch (type) {
         case FrameType::kHello:
             return body.size() >= kHelloFixed &&
-                   get<std::uint16_t>(body.data() + 6) == body.size() - kHelloFixed;
+                   get<std::uint16_t>(body.data() + kHelloNameLenOffset) ==
+                       body.size() - kHelloFixed;
         case FrameType::kSubscribe:
         case FrameType::kUnsubscribe:
             return body.size() >= kGroupFixed &&
-                   get<std::uint16_t>(body.data()) == body.size() - kGroupFixed;
+                   get<std::uint16_t>(body.data() + kGroupLenOffset) == body.size() - kGroupFixed;
         case FrameType::kPublish:
             return body.size() >= kPublishFixed &&
-                   get<std::uint16_t>(body.data() + 16) <= body.size() - kPublishFixed;
+                   get<std::uint16_t>(body.data() + kPublishGroupLenOffset) <=
+                       body.size() - kPublishFixed;
         case FrameType::kPing:
         case FrameType::kPong:
             return body.size() == kPingBody;
@@ -82,15 +84,12 @@ void append_ping(std::string& out, FrameType type, std::uint64_t nonce) {
 }
 
 std::uint64_t renumber_publishes(std::string& frames, std::uint64_t first) {
-    std::size_t at = 0;
-    while (at + kFrameHeaderSize <= frames.size()) {
-        std::uint32_t length = 0;
-        std::memcpy(&length, frames.data() + at, sizeof length);
-        if (static_cast<FrameType>(frames[at + 4]) == FrameType::kPublish) {
-            std::memcpy(frames.data() + at + kFrameHeaderSize + 8, &first, sizeof first);
-            ++first;
-        }
-        at += kFrameHeaderSize + length;
+    FrameWalker walker(frames);
+    for (FrameCut cut = walker.next(); cut.status == FrameStatus::kFrame; cut = walker.next()) {
+        if (cut.frame.type != FrameType::kPublish) continue;
+        std::memcpy(frames.data() + cut.at + kFrameHeaderSize + kPublishSeqOffset, &first,
+                    sizeof first);
+        ++first;
     }
     return first;
 }
@@ -113,29 +112,44 @@ const char* frame_status_name(FrameStatus status) noexcept {
     return "?";
 }
 
-FrameStatus parse_frame(std::span<const std::uint8_t> in, std::size_t max_body, Frame& frame,
-                        std::size_t& consumed) noexcept {
-    if (in.size() < kFrameHeaderSize) return FrameStatus::kNeedMore;
-    const auto length = get<std::uint32_t>(in.data());
-    const std::uint8_t type = in[4];
-    if (in[5] != kClusterProtocolVersion) return FrameStatus::kBadVersion;
+FrameCut FrameWalker::next() noexcept {
+    FrameCut cut;
+    cut.at = at_;
+    const std::span<const std::uint8_t> in = bytes_.subspan(at_);
+    if (in.size() < kFrameHeaderSize) return cut;
+    const auto length = get<std::uint32_t>(in.data() + kFrameLengthOffset);
+    const std::uint8_t type = in[kFrameTypeOffset];
+    if (in[kFrameVersionOffset] != kClusterProtocolVersion) {
+        cut.status = FrameStatus::kBadVersion;
+        return cut;
+    }
     if (type < static_cast<std::uint8_t>(FrameType::kHello) ||
         type > static_cast<std::uint8_t>(FrameType::kPong)) {
-        return FrameStatus::kBadType;
+        cut.status = FrameStatus::kBadType;
+        return cut;
     }
-    if (length > max_body) return FrameStatus::kOversize;
-    if (in.size() - kFrameHeaderSize < length) return FrameStatus::kNeedMore;
-    frame.type = static_cast<FrameType>(type);
-    frame.flags = get<std::uint16_t>(in.data() + 6);
-    frame.body = in.subspan(kFrameHeaderSize, length);
-    if (!well_formed(frame.type, frame.body)) return FrameStatus::kMalformed;
-    consumed = kFrameHeaderSize + length;
-    return FrameStatus::kFrame;
+    if (length > max_body_) {
+        cut.status = FrameStatus::kOversize;
+        return cut;
+    }
+    if (in.size() - kFrameHeaderSize < length) return cut;
+    cut.frame.type = static_cast<FrameType>(type);
+    cut.frame.flags = get<std::uint16_t>(in.data() + kFrameFlagsOffset);
+    cut.frame.body = in.subspan(kFrameHeaderSize, length);
+    if (!well_formed(cut.frame.type, cut.frame.body)) {
+        cut.status = FrameStatus::kMalformed;
+        return cut;
+    }
+    cut.status = FrameStatus::kFrame;
+    cut.size = kFrameHeaderSize + length;
+    at_ += cut.size;
+    return cut;
 }
 
 HelloBody read_hello(const Frame& frame) noexcept {
     const std::uint8_t* p = frame.body.data();
-    return HelloBody{get<std::uint32_t>(p), get<std::uint16_t>(p + 4),
+    return HelloBody{get<std::uint32_t>(p + kHelloNodeOffset),
+                     get<std::uint16_t>(p + kHelloProtocolOffset),
                      std::string_view(reinterpret_cast<const char*>(p + kHelloFixed),
                                       frame.body.size() - kHelloFixed),
                      frame.flags};
@@ -148,14 +162,15 @@ std::string_view read_group(const Frame& frame) noexcept {
 
 PublishBody read_publish(const Frame& frame) noexcept {
     const std::uint8_t* p = frame.body.data();
-    const std::size_t glen = get<std::uint16_t>(p + 16);
-    return PublishBody{get<std::uint32_t>(p), get<std::uint64_t>(p + 8),
+    const std::size_t glen = get<std::uint16_t>(p + kPublishGroupLenOffset);
+    return PublishBody{get<std::uint32_t>(p + kPublishOriginOffset),
+                       get<std::uint64_t>(p + kPublishSeqOffset),
                        std::string_view(reinterpret_cast<const char*>(p + kPublishFixed), glen),
                        frame.body.subspan(kPublishFixed + glen)};
 }
 
 std::uint64_t read_ping(const Frame& frame) noexcept {
-    return get<std::uint64_t>(frame.body.data());
+    return get<std::uint64_t>(frame.body.data() + kPingNonceOffset);
 }
 
 }  // namespace herald::channel

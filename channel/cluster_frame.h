@@ -50,12 +50,46 @@ enum class FrameType : std::uint8_t {
 };
 
 constexpr std::uint8_t kClusterProtocolVersion = 1;
-constexpr std::size_t kFrameHeaderSize = 8;
-constexpr std::size_t kHelloFixed = 8;
-constexpr std::size_t kGroupFixed = 2;
-constexpr std::size_t kPublishFixed = 20;
-constexpr std::size_t kPingBody = 8;
 constexpr std::size_t kMaxClusterName = 255;
+
+// Offsets in the frame header, and in each body (from the body's first byte), as drawn above.
+constexpr std::size_t kFrameLengthOffset = 0;   // u32: body bytes
+constexpr std::size_t kFrameTypeOffset = 4;     // u8: FrameType
+constexpr std::size_t kFrameVersionOffset = 5;  // u8: kClusterProtocolVersion
+constexpr std::size_t kFrameFlagsOffset = 6;    // u16
+constexpr std::size_t kFrameHeaderSize = 8;
+static_assert(kFrameLengthOffset + sizeof(std::uint32_t) == kFrameTypeOffset);
+static_assert(kFrameTypeOffset + sizeof(std::uint8_t) == kFrameVersionOffset);
+static_assert(kFrameVersionOffset + sizeof(std::uint8_t) == kFrameFlagsOffset);
+static_assert(kFrameFlagsOffset + sizeof(std::uint16_t) == kFrameHeaderSize);
+
+constexpr std::size_t kHelloNodeOffset = 0;      // u32
+constexpr std::size_t kHelloProtocolOffset = 4;  // u16
+constexpr std::size_t kHelloNameLenOffset = 6;   // u16: bytes of the cluster name that follows
+constexpr std::size_t kHelloFixed = 8;
+static_assert(kHelloNodeOffset + sizeof(std::uint32_t) == kHelloProtocolOffset);
+static_assert(kHelloProtocolOffset + sizeof(std::uint16_t) == kHelloNameLenOffset);
+static_assert(kHelloNameLenOffset + sizeof(std::uint16_t) == kHelloFixed);
+
+constexpr std::size_t kGroupLenOffset = 0;  // u16: bytes of the group id that follows
+constexpr std::size_t kGroupFixed = 2;
+static_assert(kGroupLenOffset + sizeof(std::uint16_t) == kGroupFixed);
+
+constexpr std::size_t kPublishOriginOffset = 0;      // u32: the node that published
+constexpr std::size_t kPublishReserved1Offset = 4;   // u32: 0
+constexpr std::size_t kPublishSeqOffset = 8;         // u64: per (sender, receiver) incarnation
+constexpr std::size_t kPublishGroupLenOffset = 16;   // u16: bytes of the group id that follows
+constexpr std::size_t kPublishReserved2Offset = 18;  // u16: 0
+constexpr std::size_t kPublishFixed = 20;
+static_assert(kPublishOriginOffset + sizeof(std::uint32_t) == kPublishReserved1Offset);
+static_assert(kPublishReserved1Offset + sizeof(std::uint32_t) == kPublishSeqOffset);
+static_assert(kPublishSeqOffset + sizeof(std::uint64_t) == kPublishGroupLenOffset);
+static_assert(kPublishGroupLenOffset + sizeof(std::uint16_t) == kPublishReserved2Offset);
+static_assert(kPublishReserved2Offset + sizeof(std::uint16_t) == kPublishFixed);
+
+constexpr std::size_t kPingNonceOffset = 0;  // u64
+constexpr std::size_t kPingBody = 8;
+static_assert(kPingNonceOffset + sizeof(std::uint64_t) == kPingBody);
 
 struct HelloBody {
     std::uint32_t node = 0;
@@ -99,7 +133,7 @@ struct Frame {
 };
 
 enum class FrameStatus : std::uint8_t {
-    kFrame,       // *frame holds one frame; `consumed` bytes are used
+    kFrame,       // a whole, well-formed frame
     kNeedMore,    // not a whole frame yet
     kOversize,    // length over the limit
     kBadVersion,  // a version this hub does not speak
@@ -109,12 +143,40 @@ enum class FrameStatus : std::uint8_t {
 
 const char* frame_status_name(FrameStatus status) noexcept;
 
-// Cuts the first frame out of `in` (it is checked against `max_body` before it is complete, so
-// a huge length is refused at once) and validates its body's shape.
-FrameStatus parse_frame(std::span<const std::uint8_t> in, std::size_t max_body, Frame& frame,
-                        std::size_t& consumed) noexcept;
+// One step of a FrameWalker: a frame and where it lies in the walked bytes, or why not.
+struct FrameCut {
+    FrameStatus status = FrameStatus::kNeedMore;
+    Frame frame;           // with status kFrame (and kMalformed: the frame refused)
+    std::size_t at = 0;    // offset of the frame's first header byte in the walked bytes
+    std::size_t size = 0;  // header + body bytes (with status kFrame)
+};
 
-// Bodies of frames parse_frame() accepted (their sizes are already checked).
+// Walks the length-prefixed frames of a byte buffer front to back: a peer's stream (every byte
+// hostile: a length over `max_body` is refused before the body arrives, then the version, the
+// type and the body's shape are checked) or this hub's own queued frames (max_body SIZE_MAX). Holds
+// a view: the bytes must outlive it and not move meanwhile.
+class FrameWalker {
+  public:
+    explicit FrameWalker(std::span<const std::uint8_t> bytes,
+                         std::size_t max_body = SIZE_MAX) noexcept
+        : bytes_(bytes), max_body_(max_body) {}
+    explicit FrameWalker(std::string_view bytes, std::size_t max_body = SIZE_MAX) noexcept
+        : FrameWalker(std::span(reinterpret_cast<const std::uint8_t*>(bytes.data()), bytes.size()),
+                      max_body) {}
+
+    // The next frame (kFrame); kNeedMore when what is left is not a whole frame; otherwise the
+    // reason the next frame is refused (the walk does not move past it).
+    FrameCut next() noexcept;
+    // Bytes of the whole frames walked past.
+    std::size_t consumed() const noexcept { return at_; }
+
+  private:
+    std::span<const std::uint8_t> bytes_;
+    std::size_t max_body_;
+    std::size_t at_ = 0;
+};
+
+// Bodies of frames a FrameWalker accepted (their sizes are already checked).
 HelloBody read_hello(const Frame& frame) noexcept;
 std::string_view read_group(const Frame& frame) noexcept;
 PublishBody read_publish(const Frame& frame) noexcept;

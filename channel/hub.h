@@ -1,41 +1,84 @@
 // The hub: one process per host that carries send_to_group events to and from the hubs of
 // other hosts (TCP frames, interest routing) and serves the backend publish API.
+//
+// Its parts (namespace hub): Poller (the epoll set and buffered socket writes), Mesh (the links
+// to peer hubs), InterestTable (which groups the workers and each peer want), ApiServer (the
+// HTTP side). Hub composes them in one loop with the workers' rings.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "channel/api_server.h"
+#include "channel/hub_options.h"
+#include "channel/interest_table.h"
+#include "channel/peer_mesh.h"
+#include "channel/poller.h"
 #include "channel/shm_region.h"
 #include "channel/shm_relay.h"
-#include "core/clock.h"
-#include "net/endpoint.h"
+#include "core/block.h"
+#include "core/result.h"
 
 namespace herald::channel {
 
-struct HubOptions {
-    std::uint32_t node_id = 1;           // --node-id: unique in the cluster; the lower id dials
-    std::string cluster = "herald";      // --cluster-name: both ends of a link must agree
-    bool cluster_enabled = false;        // --cluster-listen given
-    net::Endpoint cluster_listen;        // where peer hubs connect
-    std::vector<net::Endpoint> peers;    // --peers (this hub's own address is skipped)
-    bool api_enabled = false;            // --api-listen given
-    net::Endpoint api_listen;            // POST /publish, GET /stats
-    std::string api_token;               // --api-token: required as a bearer token when set
-    std::size_t peer_buffer = 8u << 20;  // --peer-buffer: bytes queued per peer
-    core::Nanos peer_timeout = 3 * core::kSecond;       // --peer-timeout: silence = dead peer
-    core::Nanos redial_min = 100 * core::kMillisecond;  // first redial delay (then doubles)
-    core::Nanos redial_max = 5 * core::kSecond;         // longest redial delay
-    std::size_t max_message = 1u << 20;                 // as the workers' --max-message
-    std::size_t max_group_id = 128;                     // as the workers' --max-group-id
-    std::size_t max_api_conns = 256;                    // API connections at once
-};
+class Hub final : private hub::HandleOwner, private hub::ApiBackend {
+  public:
+    // Hub process `self` of `region`; wake_fds[p] is process p's eventfd (as ShmRelay).
+    Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
+        std::vector<int> wake_fds, const RelayOptions& relay);
+    ~Hub();
+    Hub(const Hub&) = delete;
+    Hub& operator=(const Hub&) = delete;
 
-// Runs hub process `self` of `region` until SIGTERM/SIGINT; sets `ready` once it listens.
-// Returns the exit code (1 after printing why it could not start).
-int run_hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
-            std::vector<int> wake_fds, const RelayOptions& relay,
-            std::atomic<std::uint32_t>& ready);
+    // Opens the listeners (--cluster-listen, --api-listen), the epoll set and the signalfd
+    // (SIGINT and SIGTERM are blocked from now on); an error is one line naming the cause.
+    core::Status start();
+    // Runs until SIGTERM/SIGINT, after start() succeeded; sets `ready` to 1 once it serves.
+    // Returns the exit code (0).
+    int run(std::atomic<std::uint32_t>& ready);
+
+  private:
+    class RingSink;
+
+    // What the workers' rings carry (through RingSink).
+    bool ring_wants(std::string_view group);
+    void ring_deliver(std::string_view group, std::span<const std::uint8_t> message);
+    void ring_interest(std::uint32_t from, std::string_view group, bool joined);
+    void ring_reset(std::uint32_t from);
+
+    // HandleOwner: the wake eventfd and the signalfd.
+    void on_ready(hub::Handle& h, std::uint32_t events) override;
+    void on_flush(hub::Handle&) override {}
+    // ApiBackend: what the publish API asks.
+    void publish(std::string_view group, std::span<const std::uint8_t> message) override;
+    std::string stats() override;
+
+    void on_tick(core::Nanos now);
+    struct Sleep {
+        int timeout_ms = 0;  // for epoll_wait
+        bool slept = false;  // the rings' readers are marked asleep: call relay_.woke() after
+    };
+    Sleep prepare_wait(bool busy, core::Nanos now, core::Nanos next_tick);
+
+    HubOptions options_;
+    ShmRelay relay_;
+    core::BlockPool pool_;
+    hub::Poller poller_;
+    hub::InterestTable interest_;
+    hub::Mesh mesh_;
+    hub::ApiServer api_;
+    hub::Handle wake_{this};
+    hub::Handle signal_{this};
+    bool stopping_ = false;
+
+    // Counters for /stats.
+    std::uint64_t local_publishes_ = 0;   // from this host's workers
+    std::uint64_t remote_publishes_ = 0;  // from peers, into the ring
+    std::uint64_t unrouted_ = 0;          // PUBLISH frames no peer wanted (never sent)
+};
 
 }  // namespace herald::channel

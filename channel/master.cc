@@ -185,8 +185,13 @@ void Master::hub_main(std::uint32_t index) {
     HubOptions hub = options_.hub_options;
     hub.max_message = options_.server.max_message;
     hub.max_group_id = options_.server.max_group_id;
-    const int code =
-        run_hub(hub, region_, index, wake_fds_, options_.relay, region_.process(index).ready);
+    Hub hub_process(hub, region_, index, wake_fds_, options_.relay);
+    int code = 1;
+    if (core::Status s = hub_process.start(); !s) {
+        std::fprintf(stderr, "herald: %s\n", s.error().c_str());
+    } else {
+        code = hub_process.run(region_.process(index).ready);
+    }
     std::fflush(stderr);
     _exit(code);
 }

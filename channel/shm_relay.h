@@ -6,21 +6,13 @@
 #include <string>
 #include <vector>
 
+#include "channel/ring_record.h"
 #include "channel/shm_region.h"
 #include "core/block.h"
 #include "core/clock.h"
 #include "net/relay.h"
 
 namespace herald::channel {
-
-// Record types in the rings.
-enum RecordType : std::uint16_t {
-    kPublishRecord = 1,   // a send_to_group event (see PublishHeader)
-    kInterestRecord = 2,  // a group gained its first (flags 1) / lost its last (flags 0) local
-                          // member; payload: the group id. Read by the hub.
-    kResetRecord = 3,     // a worker (re)started with no members: forget its interest (hub)
-    kResyncRecord = 4,    // the hub (re)started: every worker announces its groups again
-};
 
 // Where records read from the rings go: a worker's Server, or the hub.
 class RecordSink {
@@ -36,29 +28,6 @@ class RecordSink {
     virtual void reset(std::uint32_t /*from*/) {}
     virtual void resync(std::uint32_t /*from*/) {}
 };
-
-// Flags of a publish record: a message larger than one record travels as a run of chunks
-// (first, middle..., last) in its writer's ring; a whole message is first|last.
-enum PublishFlags : std::uint16_t {
-    kChunkMiddle = 0,
-    kChunkFirst = 1,
-    kChunkLast = 2,
-    kWholeMessage = kChunkFirst | kChunkLast,
-};
-
-// The payload of a whole message or a first chunk begins with this header, then the group id,
-// then (the start of) the message. Middle and last chunks carry message bytes only.
-//
-//  0       2       4               8
-//  +-------+-------+---------------+------------------+--------------------+
-//  | glen  | 0     | message_len   | group (glen B)   | message bytes ...  |
-//  +-------+-------+---------------+------------------+--------------------+
-struct PublishHeader {
-    std::uint16_t group_len;
-    std::uint16_t reserved;
-    std::uint32_t message_len;  // the whole message, across chunks
-};
-static_assert(sizeof(PublishHeader) == 8);
 
 struct RelayOptions {
     core::Nanos spin = 5 * core::kMicrosecond;  // --spin: spin on the rings before sleeping

@@ -14,7 +14,10 @@ std::span<const std::uint8_t> bytes(const std::string& s) {
 }
 
 FrameStatus parse(const std::string& s, Frame& f, std::size_t& used, std::size_t max = 1024) {
-    return parse_frame(bytes(s), max, f, used);
+    const FrameCut cut = FrameWalker(bytes(s), max).next();
+    if (cut.status == FrameStatus::kFrame) used = cut.size;
+    if (cut.status == FrameStatus::kFrame || cut.status == FrameStatus::kMalformed) f = cut.frame;
+    return cut.status;
 }
 
 TEST(ClusterFrame, HelloRoundTrips) {
@@ -144,6 +147,74 @@ TEST(ClusterFrame, RandomBytesNeverReadPastTheInput) {
             EXPECT_LE(read_publish(f).message.size(), s.size());
         }
     }
+}
+
+TEST(FrameWalker, CutsFramesBackToBackAndStopsBeforeAPartialOne) {
+    std::string out;
+    append_group_frame(out, FrameType::kSubscribe, "a");
+    append_ping(out, FrameType::kPing, 5);
+    const std::size_t whole = out.size();
+    append_hello(out, 1, "c");
+    out.resize(out.size() - 1);  // the HELLO's last byte has not arrived
+    FrameWalker walker(out, 1024);
+    FrameCut cut = walker.next();
+    ASSERT_EQ(cut.status, FrameStatus::kFrame);
+    EXPECT_EQ(cut.frame.type, FrameType::kSubscribe);
+    EXPECT_EQ(cut.at, 0u);
+    cut = walker.next();
+    ASSERT_EQ(cut.status, FrameStatus::kFrame);
+    EXPECT_EQ(cut.frame.type, FrameType::kPing);
+    EXPECT_EQ(cut.at + cut.size, whole);
+    EXPECT_EQ(walker.next().status, FrameStatus::kNeedMore);
+    EXPECT_EQ(walker.consumed(), whole);
+}
+
+TEST(FrameWalker, StopsAtAHostileFrameWithoutMovingPastIt) {
+    std::string out;
+    append_ping(out, FrameType::kPing, 1);
+    const std::size_t first = out.size();
+    append_ping(out, FrameType::kPong, 2);
+    out[first + kFrameVersionOffset] = 9;
+    FrameWalker walker(out, 1024);
+    ASSERT_EQ(walker.next().status, FrameStatus::kFrame);
+    EXPECT_EQ(walker.next().status, FrameStatus::kBadVersion);
+    EXPECT_EQ(walker.next().status, FrameStatus::kBadVersion);
+    EXPECT_EQ(walker.consumed(), first);
+}
+
+TEST(FrameWalker, RefusesALengthOverItsLimitBeforeTheBodyArrives) {
+    std::string out;
+    append_publish(out, 1, 1, "g", bytes(std::string(100, 'x')));
+    out.resize(kFrameHeaderSize);
+    EXPECT_EQ(FrameWalker(out, 50).next().status, FrameStatus::kOversize);
+    EXPECT_EQ(FrameWalker(out).next().status, FrameStatus::kNeedMore);
+}
+
+TEST(ClusterFrame, RenumberingRewritesOnlyPublishSeqs) {
+    std::string out;
+    append_publish(out, 1, 40, "g", bytes("a"));
+    append_ping(out, FrameType::kPing, 77);
+    append_publish(out, 1, 41, "g", bytes("b"));
+    EXPECT_EQ(renumber_publishes(out, 1), 3u);
+    FrameWalker walker(out);
+    EXPECT_EQ(read_publish(walker.next().frame).seq, 1u);
+    EXPECT_EQ(read_ping(walker.next().frame), 77u);
+    EXPECT_EQ(read_publish(walker.next().frame).seq, 2u);
+}
+
+TEST(ClusterFrame, FieldsSitAtTheirDrawnOffsets) {
+    std::string out;
+    append_publish(out, 0x01020304, 0x1122334455667788, "grp", bytes("m"));
+    std::uint32_t origin = 0;
+    std::uint64_t seq = 0;
+    std::uint16_t glen = 0;
+    std::memcpy(&origin, out.data() + kFrameHeaderSize + kPublishOriginOffset, 4);
+    std::memcpy(&seq, out.data() + kFrameHeaderSize + kPublishSeqOffset, 8);
+    std::memcpy(&glen, out.data() + kFrameHeaderSize + kPublishGroupLenOffset, 2);
+    EXPECT_EQ(origin, 0x01020304u);
+    EXPECT_EQ(seq, 0x1122334455667788u);
+    EXPECT_EQ(glen, 3u);
+    EXPECT_EQ(out.substr(kFrameHeaderSize + kPublishFixed, 3), "grp");
 }
 
 }  // namespace

@@ -1,0 +1,72 @@
+#include "channel/interest_table.h"
+
+namespace herald::channel::hub {
+
+bool InterestTable::join(std::uint32_t from, std::string_view group) {
+    if (!workers_[from].insert(std::string(group)).second) return false;
+    auto it = local_.find(group);
+    if (it != local_.end()) {
+        ++it->second;
+        return false;
+    }
+    local_.emplace(std::string(group), 1);
+    return true;
+}
+
+bool InterestTable::leave(std::uint32_t from, std::string_view group) {
+    core::StringSet& mine = workers_[from];
+    auto at = mine.find(group);
+    if (at == mine.end()) return false;
+    mine.erase(at);
+    auto it = local_.find(group);
+    if (it == local_.end() || --it->second != 0) return false;
+    local_.erase(it);
+    return true;
+}
+
+std::vector<std::string> InterestTable::reset(std::uint32_t from) {
+    core::StringSet groups = std::move(workers_[from]);
+    workers_[from].clear();
+    std::vector<std::string> gone;
+    for (const std::string& g : groups) {
+        auto it = local_.find(g);
+        if (it == local_.end() || --it->second != 0) continue;
+        local_.erase(it);
+        gone.push_back(g);
+    }
+    return gone;
+}
+
+bool InterestTable::peer_subscribe(std::uint32_t node, std::string_view group, std::size_t limit) {
+    core::StringSet& set = peers_[node];
+    if (set.size() >= limit) return false;
+    set.emplace(group);
+    return true;
+}
+
+void InterestTable::peer_unsubscribe(std::uint32_t node, std::string_view group) {
+    auto p = peers_.find(node);
+    if (p == peers_.end()) return;
+    if (auto it = p->second.find(group); it != p->second.end()) p->second.erase(it);
+}
+
+void InterestTable::peer_clear(std::uint32_t node) { peers_[node].clear(); }
+
+bool InterestTable::peer_wants(std::uint32_t node, std::string_view group) const {
+    auto p = peers_.find(node);
+    return p != peers_.end() && p->second.contains(group);
+}
+
+bool InterestTable::any_peer_wants(std::string_view group) const {
+    for (const auto& [node, set] : peers_) {
+        if (set.contains(group)) return true;
+    }
+    return false;
+}
+
+std::size_t InterestTable::peer_groups(std::uint32_t node) const {
+    auto p = peers_.find(node);
+    return p == peers_.end() ? 0 : p->second.size();
+}
+
+}  // namespace herald::channel::hub

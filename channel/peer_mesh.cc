@@ -1,0 +1,534 @@
+#include "channel/peer_mesh.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+#include "core/utf8.h"
+
+namespace herald::channel::hub {
+namespace {
+
+void set_nodelay(int fd) {
+    const int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+std::string peer_name(const PeerLink& link) {
+    return link.hello ? "node " + std::to_string(link.node) : std::string("a peer");
+}
+
+}  // namespace
+
+Mesh::Mesh(const HubOptions& options, Poller& poller, InterestTable& interest, OnPublish on_publish)
+    : options_(options), poller_(poller), interest_(interest), on_publish_(std::move(on_publish)) {
+    for (const net::Endpoint& e : options_.peers) {
+        Dial d;
+        d.endpoint = e;
+        d.text = e.to_string();
+        d.backoff = options_.redial_min;
+        if (options_.cluster_enabled && d.text == options_.cluster_listen.to_string()) {
+            d.passive = "this hub";
+        }
+        dials_.push_back(std::move(d));
+    }
+}
+
+Mesh::~Mesh() {
+    for (auto& l : links_) {
+        if (l->fd >= 0) close(l->fd);
+    }
+    if (listener_.fd >= 0) close(listener_.fd);
+}
+
+core::Status Mesh::listen() {
+    if (!options_.cluster_enabled) return {};
+    return poller_.listen(listener_, options_.cluster_listen, "--cluster-listen");
+}
+
+std::size_t Mesh::unnamed_links() const {
+    return static_cast<std::size_t>(
+        std::count_if(links_.begin(), links_.end(), [](const auto& l) { return !l->hello; }));
+}
+
+Dial* Mesh::dial_of(const PeerLink& link) {
+    return link.dial >= 0 ? &dials_[static_cast<std::size_t>(link.dial)] : nullptr;
+}
+
+void Mesh::on_ready(Handle& h, std::uint32_t events) {
+    if (&h == &listener_) return accept_links();
+    auto& link = static_cast<PeerLink&>(h);
+    if (link.connecting && (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) != 0) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(link.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err != 0) return close_link(link, std::string("connect: ") + std::strerror(err));
+        return connected(link);
+    }
+    if ((events & EPOLLOUT) != 0) write_link(link);
+    if (!link.dead && (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) != 0) read_link(link);
+}
+
+void Mesh::on_flush(Handle& h) { write_link(static_cast<PeerLink&>(h)); }
+
+void Mesh::flush_all() {
+    for (auto& l : links_) {
+        if (!l->dead && l->out_off < l->out.size()) write_link(*l);
+    }
+}
+
+void Mesh::accept_links() {
+    while (true) {
+        sockaddr_storage addr{};
+        socklen_t len = sizeof addr;
+        const int fd = accept4(listener_.fd, reinterpret_cast<sockaddr*>(&addr), &len,
+                               SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        if (unnamed_links() >= kMaxUnnamedLinks) {
+            close(fd);  // a flood of connections that never say HELLO
+            ++rejected_links_;
+            continue;
+        }
+        set_nodelay(fd);
+        auto link = std::make_unique<PeerLink>(this);
+        link->fd = fd;
+        link->opened = link->last_rx = core::now_ns();
+        net::Endpoint from;
+        std::memcpy(&from.addr, &addr, sizeof addr);
+        from.addr_len = len;
+        link->remote = from.to_string();
+        poller_.add(*link, EPOLLIN);
+        links_.push_back(std::move(link));
+    }
+}
+
+// Dials from the address peers know this hub by (unless it listens on every address).
+void Mesh::bind_source(int fd, const net::Endpoint& to) const {
+    if (!options_.cluster_enabled || options_.cluster_listen.addr.ss_family != to.addr.ss_family) {
+        return;
+    }
+    net::Endpoint source = options_.cluster_listen;
+    bool any = false;
+    if (source.addr.ss_family == AF_INET) {
+        auto* a = reinterpret_cast<sockaddr_in*>(&source.addr);
+        any = a->sin_addr.s_addr == htonl(INADDR_ANY);
+        a->sin_port = 0;
+    } else {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&source.addr);
+        any = IN6_IS_ADDR_UNSPECIFIED(&a->sin6_addr);
+        a->sin6_port = 0;
+    }
+    if (!any) bind(fd, reinterpret_cast<const sockaddr*>(&source.addr), source.addr_len);
+}
+
+void Mesh::dial(Dial& d, core::Nanos now) {
+    ++d.attempts;
+    const int fd = socket(d.endpoint.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        d.next_at = now + d.backoff;
+        return;
+    }
+    set_nodelay(fd);
+    bind_source(fd, d.endpoint);
+    auto link = std::make_unique<PeerLink>(this);
+    link->fd = fd;
+    link->dialer = true;
+    link->connecting = true;
+    link->dial = static_cast<int>(&d - dials_.data());
+    link->opened = link->last_rx = now;
+    d.link = link.get();
+    PeerLink& l = *link;
+    links_.push_back(std::move(link));
+    poller_.add(l, EPOLLOUT);
+    l.want_write = true;
+    if (connect(fd, reinterpret_cast<const sockaddr*>(&d.endpoint.addr), d.endpoint.addr_len) !=
+            0 &&
+        errno != EINPROGRESS) {
+        close_link(l, std::string("connect: ") + std::strerror(errno));
+    }
+}
+
+// A dialled link's connect completed: say HELLO.
+void Mesh::connected(PeerLink& link) {
+    link.connecting = false;
+    poller_.modify(link, EPOLLIN);
+    link.want_write = false;
+    const Dial* d = dial_of(link);
+    append_hello(link.out, options_.node_id, options_.cluster, hello_flags(d ? d->node : 0));
+    write_link(link);
+}
+
+void Mesh::read_link(PeerLink& link) {
+    const std::size_t max_body = kPublishFixed + options_.max_group_id + options_.max_message;
+    char buf[65536];
+    while (true) {
+        const ReadResult r = recv_some(link.fd, buf, sizeof buf);
+        if (r.status == ReadStatus::kClosed) return close_link(link, "closed by the peer");
+        if (r.status == ReadStatus::kFailed) {
+            return close_link(link, std::string("recv: ") + std::strerror(r.error));
+        }
+        if (r.status == ReadStatus::kAgain) break;
+        link.last_rx = core::now_ns();
+        if (link.hello) peers_[link.node].bytes_in += r.bytes;
+        link.in.append(buf, r.bytes);
+        // Cut out every whole frame; a bad one closes the link.
+        FrameWalker walker(std::string_view(link.in).substr(link.in_off), max_body);
+        while (!link.dead) {
+            const FrameCut cut = walker.next();
+            if (cut.status == FrameStatus::kNeedMore) break;
+            if (cut.status != FrameStatus::kFrame) {
+                return bad_frame(link, std::string("bad frame: ") + frame_status_name(cut.status));
+            }
+            if (!handle_frame(link, cut.frame)) return;
+            link.in_off += cut.size;
+        }
+        if (link.in_off == link.in.size()) {
+            link.in.clear();
+            link.in_off = 0;
+        } else if (link.in_off > 65536) {
+            link.in.erase(0, link.in_off);
+            link.in_off = 0;
+        }
+    }
+}
+
+void Mesh::bad_frame(PeerLink& link, const std::string& why) {
+    ++bad_frames_;
+    close_link(link, why);
+}
+
+// Acts on one frame; false when it closed the link.
+bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
+    if (!link.hello) {
+        if (frame.type != FrameType::kHello) {
+            bad_frame(link, "a frame before HELLO");
+            return false;
+        }
+        on_hello(link, read_hello(frame));
+        return !link.dead;
+    }
+    Peer& peer = peers_[link.node];
+    ++peer.frames_in;
+    switch (frame.type) {
+        case FrameType::kHello:
+            bad_frame(link, "a second HELLO");
+            return false;
+        case FrameType::kSubscribe:
+            if (!interest_.peer_subscribe(link.node, read_group(frame), kMaxPeerGroups)) {
+                bad_frame(link, "over " + std::to_string(kMaxPeerGroups) + " subscriptions");
+                return false;
+            }
+            return true;
+        case FrameType::kUnsubscribe:
+            interest_.peer_unsubscribe(link.node, read_group(frame));
+            return true;
+        case FrameType::kPublish:
+            return on_publish(link, peer, frame);
+        case FrameType::kPing:
+            append_ping(link.out, FrameType::kPong, read_ping(frame));
+            poller_.mark_dirty(link);
+            return true;
+        case FrameType::kPong:
+            return true;
+    }
+    return true;
+}
+
+// A PUBLISH from an up link: checked, then delivered unless its seq was seen; false when it
+// closed the link.
+bool Mesh::on_publish(PeerLink& link, Peer& peer, const Frame& frame) {
+    const PublishBody p = read_publish(frame);
+    const char* bad = nullptr;
+    if (p.origin != link.node) bad = "a PUBLISH whose origin is not the link's node";
+    if (p.group.size() > options_.max_group_id) bad = "a group id over --max-group-id";
+    if (p.message.size() > options_.max_message) bad = "a message over --max-message";
+    if (!core::is_valid_utf8(p.message.data(), p.message.size())) {
+        bad = "a message that is not UTF-8";
+    }
+    if (bad != nullptr) {
+        bad_frame(link, bad);
+        return false;
+    }
+    // Seqs run from 1 per (sender incarnation, receiver incarnation); a skipped one was lost on
+    // the way (dropped by the sender, or in a link's kernel buffers).
+    const std::uint64_t expect = peer.expect_seq == 0 ? 1 : peer.expect_seq;
+    if (p.seq < expect) {
+        ++peer.stale;  // already delivered: never twice
+        return true;
+    }
+    peer.gaps += p.seq - expect;
+    peer.expect_seq = p.seq + 1;
+    ++peer.publishes_in;
+    on_publish_(p.group, p.message);
+    return true;
+}
+
+void Mesh::on_hello(PeerLink& link, const HelloBody& hello) {
+    Dial* d = dial_of(link);
+    if (hello.protocol != kClusterProtocolVersion || hello.cluster != options_.cluster ||
+        hello.node == 0) {
+        ++rejected_links_;
+        return close_link(link, "HELLO from node " + std::to_string(hello.node) + " of cluster '" +
+                                    std::string(hello.cluster) + "' protocol " +
+                                    std::to_string(hello.protocol) + ": not ours");
+    }
+    if (hello.node == options_.node_id) {
+        if (d != nullptr) d->passive = "this hub";
+        return close_link(link, "this is our own address");
+    }
+    if (d != nullptr) d->node = hello.node;
+    if (link.dialer && hello.node < options_.node_id) {
+        d->passive = "the lower node id dials";
+        return close_link(link,
+                          "node " + std::to_string(hello.node) + " has the lower id: it dials");
+    }
+    if (!link.dialer) {
+        append_hello(link.out, options_.node_id, options_.cluster, hello_flags(hello.node));
+    }
+    if (!link.dialer && hello.node > options_.node_id) {
+        // Tell it who we are, then close: we dial it.
+        link.closing = true;
+        poller_.mark_dirty(link);
+        return;
+    }
+    Peer& peer = peers_[hello.node];
+    if (peer.link != nullptr && peer.link != &link) {
+        // What the old link still holds comes first (it carries the lower seqs).
+        PeerLink& old = *peer.link;
+        read_link(old);
+        if (!old.dead) close_link(old, "replaced by a new link");
+    }
+    if ((hello.flags & kHelloFresh) != 0) {
+        // A new incarnation: it numbers from 1, and so do we, the backlog included.
+        peer.expect_seq = 0;
+        peer.next_seq = renumber_publishes(peer.backlog, 1);
+    }
+    peer.node = hello.node;
+    link.node = hello.node;
+    link_up(link, peer, d);
+}
+
+// Both HELLOs crossed: the link carries `peer` from now on.
+void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
+    peer.met = true;
+    peer.link = &link;
+    interest_.peer_clear(peer.node);  // it sends its whole set now
+    ++peer.connects;
+    if (d != nullptr) d->backoff = options_.redial_min;
+    peer.address = d != nullptr ? d->text : "from " + link.remote;
+    link.hello = true;
+    for (const auto& [group, count] : interest_.local()) {
+        append_group_frame(link.out, FrameType::kSubscribe, group);
+    }
+    link.out.append(peer.backlog);
+    peer.backlog.clear();
+    peer.backlog.shrink_to_fit();
+    std::fprintf(stderr, "herald: hub: link to node %u up (%s)\n", peer.node,
+                 link.dialer ? "dialled" : "accepted");
+    poller_.mark_dirty(link);
+}
+
+bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message) {
+    bool any = false;
+    for (auto& [node, peer] : peers_) {
+        if (!interest_.peer_wants(node, group)) continue;
+        enqueue_publish(peer, group, message);
+        any = true;
+    }
+    return any;
+}
+
+// Queues one PUBLISH for `peer`: on its link, or in its backlog while it is down; within
+// --peer-buffer either way, else dropped and counted (its seq is spent, so the peer counts the
+// gap too).
+void Mesh::enqueue_publish(Peer& peer, std::string_view group,
+                           std::span<const std::uint8_t> message) {
+    const std::size_t need = publish_frame_size(group.size(), message.size());
+    const std::uint64_t seq = peer.next_seq++;
+    PeerLink* link = peer.link;
+    std::string& out = link != nullptr ? link->out : peer.backlog;
+    const std::size_t queued = link != nullptr ? out.size() - link->out_off : out.size();
+    if (queued + need > options_.peer_buffer) {
+        ++peer.drops;
+        return;
+    }
+    append_publish(out, options_.node_id, seq, group, message);
+    ++peer.publishes_out;
+    if (link != nullptr) poller_.mark_dirty(*link);
+}
+
+void Mesh::send_to_linked(FrameType type, std::string_view group) {
+    for (auto& [node, peer] : peers_) {
+        if (peer.link == nullptr) continue;  // it gets the whole set when it links
+        append_group_frame(peer.link->out, type, group);
+        poller_.mark_dirty(*peer.link);
+    }
+}
+
+void Mesh::write_link(PeerLink& link) {
+    const WriteResult r = poller_.send_out(link);
+    if (r.status == WriteStatus::kFailed) {
+        return close_link(link, std::string("send: ") + std::strerror(r.error));
+    }
+    // Count the frames now wholly in the kernel's hands.
+    FrameWalker walker(
+        std::string_view(link.out).substr(link.out_frame, link.out_off - link.out_frame));
+    std::uint64_t frames = 0;
+    while (walker.next().status == FrameStatus::kFrame) ++frames;
+    link.out_frame += walker.consumed();
+    if (link.hello) {
+        Peer& peer = peers_[link.node];
+        peer.frames_out += frames;
+        peer.bytes_out += r.written;
+    }
+    if (r.status == WriteStatus::kDone) {
+        link.out_frame = 0;
+        if (link.closing) {
+            poller_.settle(link);
+            return close_link(link, "rejected (the lower node id dials)");
+        }
+    } else if (link.out_off > (1u << 20) && link.out_off * 2 > link.out.size()) {
+        // Keep `out` from growing: drop what was written (up to a frame boundary).
+        link.out.erase(0, link.out_frame);
+        link.out_off -= link.out_frame;
+        link.out_frame = 0;
+    }
+    poller_.settle(link);
+}
+
+// Closes a link. PUBLISH frames it had not wholly written go back to the peer's backlog, to
+// be sent on the next link; a dialled address is redialled after a backoff with jitter.
+void Mesh::close_link(PeerLink& link, const std::string& why) {
+    if (link.dead) return;
+    if (link.hello) {
+        Peer& peer = peers_[link.node];
+        if (peer.link == &link) peer.link = nullptr;
+        requeue_publishes(link, peer);
+        std::fprintf(stderr, "herald: hub: link to node %u down: %s\n", link.node, why.c_str());
+    } else if (const Dial* d = dial_of(link)) {
+        if (d->attempts <= 1 || d->passive != nullptr) {
+            std::fprintf(stderr, "herald: hub: %s: %s\n", d->text.c_str(), why.c_str());
+        }
+    } else if (!link.closing) {
+        std::fprintf(stderr, "herald: hub: refused %s: %s\n", peer_name(link).c_str(), why.c_str());
+    }
+    redial_later(link);
+    poller_.close(link);
+    poller_.retire(links_, link);
+}
+
+void Mesh::requeue_publishes(PeerLink& link, Peer& peer) {
+    FrameWalker walker(std::string_view(link.out).substr(link.out_frame));
+    for (FrameCut cut = walker.next(); cut.status == FrameStatus::kFrame; cut = walker.next()) {
+        if (cut.frame.type != FrameType::kPublish) continue;
+        if (peer.backlog.size() + cut.size <= options_.peer_buffer) {
+            peer.backlog.append(link.out, link.out_frame + cut.at, cut.size);
+        } else {
+            ++peer.drops;
+        }
+    }
+}
+
+void Mesh::redial_later(PeerLink& link) {
+    Dial* d = dial_of(link);
+    if (d == nullptr) return;
+    if (d->link == &link) d->link = nullptr;
+    const core::Nanos jitter =
+        static_cast<core::Nanos>(jitter_() % static_cast<std::uint64_t>(d->backoff / 2 + 1));
+    d->next_at = core::now_ns() + d->backoff / 2 + jitter;
+    d->backoff = std::min(d->backoff * 2, options_.redial_max);
+}
+
+std::uint16_t Mesh::hello_flags(std::uint32_t node) const {
+    auto it = node == 0 ? peers_.end() : peers_.find(node);
+    return it != peers_.end() && it->second.met ? 0 : kHelloFresh;
+}
+
+void Mesh::tick(core::Nanos now) {
+    // After a long pause of this process (SIGSTOP, a stalled host), read what the peers sent
+    // meanwhile before judging them silent.
+    if (now - last_tick_ > options_.peer_timeout / 2) {
+        for (auto& l : links_) l->last_rx = std::max(l->last_rx, now - options_.peer_timeout / 2);
+    }
+    last_tick_ = now;
+    for (Dial& d : dials_) {
+        if (d.passive == nullptr && d.link == nullptr && now >= d.next_at) dial(d, now);
+    }
+    for (std::size_t i = 0; i < links_.size(); ++i) {
+        PeerLink& link = *links_[i];
+        if (link.dead) continue;
+        if (now - link.last_rx > options_.peer_timeout) {
+            close_link(link, link.hello
+                                 ? "silent for " + std::to_string(options_.peer_timeout / 1000000) +
+                                       " ms (dead peer)"
+                                 : "no HELLO in time");
+            --i;  // close_link moved the last link here
+            continue;
+        }
+        if (link.hello && now - link.last_ping >= options_.peer_timeout / 3) {
+            link.last_ping = now;
+            append_ping(link.out, FrameType::kPing, static_cast<std::uint64_t>(now));
+            poller_.mark_dirty(link);
+        }
+    }
+}
+
+namespace {
+
+void field(std::string& out, const char* name, std::uint64_t v) {
+    out.append(",\"").append(name).append("\":").append(std::to_string(v));
+}
+
+const char* dial_state(const Dial& d) {
+    if (d.passive != nullptr) return d.passive;
+    if (d.link == nullptr) return "waiting to redial";
+    return d.link->hello ? "up" : "connecting";
+}
+
+}  // namespace
+
+void Mesh::append_stats(std::string& out) const {
+    out.append(",\"peers\":[");
+    bool first = true;
+    for (const auto& [node, p] : peers_) {
+        out.append(first ? "{" : ",{");
+        first = false;
+        out.append("\"node\":").append(std::to_string(node));
+        out.append(",\"address\":\"").append(p.address).append("\"");
+        out.append(",\"state\":\"").append(p.link != nullptr ? "up" : "down").append("\"");
+        field(out, "subscriptions", interest_.peer_groups(node));
+        field(out, "bytes_in", p.bytes_in);
+        field(out, "bytes_out", p.bytes_out);
+        field(out, "frames_in", p.frames_in);
+        field(out, "frames_out", p.frames_out);
+        field(out, "publishes_in", p.publishes_in);
+        field(out, "publishes_out", p.publishes_out);
+        field(out, "drops", p.drops);
+        field(out, "gaps", p.gaps);
+        field(out, "stale", p.stale);
+        field(out, "buffered", p.link != nullptr ? p.link->unwritten() : p.backlog.size());
+        field(out, "connects", p.connects);
+        out.append("}");
+    }
+    out.append("],\"dials\":[");
+    first = true;
+    for (const Dial& d : dials_) {
+        out.append(first ? "{" : ",{");
+        first = false;
+        out.append("\"address\":\"").append(d.text).append("\"");
+        out.append(",\"state\":\"").append(dial_state(d)).append("\"");
+        field(out, "node", d.node);
+        field(out, "attempts", d.attempts);
+        out.append("}");
+    }
+    out.append("]");
+}
+
+}  // namespace herald::channel::hub
