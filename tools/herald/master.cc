@@ -26,15 +26,19 @@
 namespace herald::tools {
 namespace {
 
+// The port a multi-process herald serves, held by the master for its workers.
+struct Reservation {
+    int fd = -1;             // a bound SO_REUSEPORT socket that keeps the port ours
+    net::Endpoint endpoint;  // where the workers listen (port 0 resolved)
+};
+
 // Reserves the port for the workers' SO_REUSEPORT listeners: first a plain bind (fails when
 // anyone else holds the port, even with SO_REUSEPORT), then a SO_REUSEPORT bind that stays open
-// so the port stays ours while workers restart. Returns the reservation socket.
-core::Result<int> reserve_port(net::Endpoint& endpoint) {
-    net::Endpoint probe = endpoint;
-    auto plain = net::listen_on(probe, net::ListenOptions{.reuse_port = false, .backlog = 1});
-    if (!plain) return plain;
-    close(*plain);
-    endpoint = probe;  // port 0 resolved
+// so the port stays ours while workers restart. The reservation, or why the port is not ours.
+core::Result<Reservation> reserve_port(net::Endpoint endpoint) {
+    auto plain = net::listen_on(endpoint, net::ListenOptions{.reuse_port = false, .backlog = 1});
+    if (!plain) return core::Error{plain.error()};
+    close(*plain);  // `endpoint` now has its port resolved
     const int fd = socket(endpoint.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -44,7 +48,7 @@ core::Result<int> reserve_port(net::Endpoint& endpoint) {
         close(fd);
         return core::Error{"cannot reserve " + endpoint.to_string() + ": " + std::strerror(err)};
     }
-    return fd;
+    return Reservation{fd, endpoint};
 }
 
 class Master {
@@ -85,26 +89,31 @@ class Master {
 };
 
 core::Status Master::prepare() {
-    endpoint_ = options_.server.listen;
-    auto reserved = reserve_port(endpoint_);
+    core::Result<Reservation> reserved = reserve_port(options_.server.listen);
     if (!reserved) return core::Error{reserved.error()};
-    reservation_fd_ = *reserved;
+    reservation_fd_ = reserved->fd;
+    endpoint_ = reserved->endpoint;
 
     // Probe io_uring here, so a blocked io_uring is reported once, not by every worker.
     io_uring probe{};
     if (const int ret = io_uring_queue_init(2, &probe, 0); ret != 0) {
-        net::Uring uring;  // merge: Uring::init returns core::Status
-        return core::Error{uring.init(net::UringConfig{.entries = 2})};
+        // Uring::init words the cause and the fix. merge: it returns core::Status.
+        net::Uring uring;
+        if (std::string why = uring.init(net::UringConfig{.entries = 2}); !why.empty()) {
+            return core::Error{why};
+        }
+    } else {
+        io_uring_queue_exit(&probe);
     }
-    io_uring_queue_exit(&probe);
 
     auto region = channel::ShmRegion::create(processes(), options_.ring_size);
     if (!region) return core::Error{region.error()};
     region_ = std::move(region.value());
     for (unsigned i = 0; i < processes(); ++i) {
         const int fd = eventfd(0, EFD_CLOEXEC);
-        if (fd < 0)
+        if (fd < 0) {
             return core::Error{std::string("cannot create an eventfd: ") + std::strerror(errno)};
+        }
         wake_fds_.push_back(fd);
     }
     sigset_t set;
