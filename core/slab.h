@@ -31,7 +31,7 @@ class Slab {
     Slab(const Slab&) = delete;
     Slab& operator=(const Slab&) = delete;
 
-    // Constructs a T in a free slot; returns its index, or nullopt-like kFull when none is left.
+    // Constructs a T in a free slot; returns its index, or kFull when all max_slots are live.
     static constexpr std::uint32_t kFull = UINT32_MAX;
     template <class... Args>
     std::uint32_t emplace(Args&&... args) {

@@ -6,17 +6,19 @@
 
 namespace herald::tools {
 
-bool parse_uint(std::string_view text, std::uint64_t& out) {
-    if (text.empty()) return false;
+std::optional<std::uint64_t> parse_uint(std::string_view text) {
+    std::uint64_t out = 0;
+    if (text.empty()) return std::nullopt;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc() && end == text.data() + text.size();
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return out;
 }
 
-bool parse_size(std::string_view text, std::uint64_t& out) {
+std::optional<std::uint64_t> parse_size(std::string_view text) {
     std::size_t digits = 0;
     while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
-    std::uint64_t value = 0;
-    if (!parse_uint(text.substr(0, digits), value)) return false;
+    const std::optional<std::uint64_t> value = parse_uint(text.substr(0, digits));
+    if (!value) return std::nullopt;
     const std::string_view unit = text.substr(digits);
     unsigned shift = 0;
     if (unit.empty() || unit == "B") {
@@ -28,20 +30,19 @@ bool parse_size(std::string_view text, std::uint64_t& out) {
     } else if (unit == "G" || unit == "GiB" || unit == "GB") {
         shift = 30;
     } else {
-        return false;
+        return std::nullopt;
     }
-    if (shift > 0 && value > (UINT64_MAX >> shift)) return false;
-    out = value << shift;
-    return true;
+    if (shift > 0 && *value > (UINT64_MAX >> shift)) return std::nullopt;
+    return *value << shift;
 }
 
-bool parse_duration(std::string_view text, core::Nanos& out) {
+std::optional<core::Nanos> parse_duration(std::string_view text) {
     std::size_t num = 0;
     while (num < text.size() && ((text[num] >= '0' && text[num] <= '9') || text[num] == '.')) ++num;
     double value = 0;
     const auto [end, ec] = std::from_chars(text.data(), text.data() + num, value);
     if (num == 0 || ec != std::errc() || end != text.data() + num || !std::isfinite(value)) {
-        return false;
+        return std::nullopt;
     }
     const std::string_view unit = text.substr(num);
     double scale = 0;
@@ -56,12 +57,11 @@ bool parse_duration(std::string_view text, core::Nanos& out) {
     } else if (unit == "m" || unit == "min") {
         scale = 60e9;
     } else {
-        return false;
+        return std::nullopt;
     }
     const double ns = value * scale;
-    if (ns > 1e18) return false;
-    out = static_cast<core::Nanos>(ns);
-    return true;
+    if (ns > 1e18) return std::nullopt;
+    return static_cast<core::Nanos>(ns);
 }
 
 void Flags::add(std::string name, std::string value_name, std::string help, Setter set) {
@@ -91,11 +91,11 @@ const Flags::Flag* Flags::find(std::string_view name) const {
     return nullptr;
 }
 
-std::string Flags::parse(int argc, char** argv) {
+core::Status Flags::parse(int argc, char** argv) {
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (!arg.starts_with("--") || arg.size() == 2) {
-            return "unexpected argument '" + std::string(arg) + "'";
+            return core::Error{"unexpected argument '" + std::string(arg) + "'"};
         }
         arg.remove_prefix(2);
         std::string_view value;
@@ -106,22 +106,24 @@ std::string Flags::parse(int argc, char** argv) {
             has_value = true;
         }
         const Flag* flag = find(arg);
-        if (flag == nullptr) return "unknown flag --" + std::string(arg);
+        if (flag == nullptr) return core::Error{"unknown flag --" + std::string(arg)};
         if (flag->value_name.empty()) {
-            if (has_value) return "--" + flag->name + " takes no value";
+            if (has_value) return core::Error{"--" + flag->name + " takes no value"};
             flag->on();
             continue;
         }
         if (!has_value) {
-            if (i + 1 >= argc)
-                return "--" + flag->name + " needs a value (" + flag->value_name + ")";
+            if (i + 1 >= argc) {
+                return core::Error{"--" + flag->name + " needs a value (" + flag->value_name + ")"};
+            }
             value = argv[++i];
         }
-        if (std::string why = flag->set(value); !why.empty()) {
-            return "bad value '" + std::string(value) + "' for --" + flag->name + ": " + why;
+        if (core::Status set = flag->set(value); !set) {
+            return core::Error{"bad value '" + std::string(value) + "' for --" + flag->name + ": " +
+                               set.error()};
         }
     }
-    return "";
+    return {};
 }
 
 std::string Flags::usage() const {

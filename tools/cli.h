@@ -4,24 +4,30 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/result.h"
 
 namespace herald::tools {
 
-// "1048576", "64KiB", "1MiB", "1M", "16k" (k/K/KiB = 1024, M/MiB = 1024^2, G/GiB = 1024^3).
-bool parse_size(std::string_view text, std::uint64_t& out);
-// "10s", "500ms", "250us", "2m", "1.5s"; a bare number is seconds.
-bool parse_duration(std::string_view text, core::Nanos& out);
-bool parse_uint(std::string_view text, std::uint64_t& out);
+// "1048576", "64KiB", "1MiB", "1M", "16k" (k/K/KiB/KB = 1024, M/MiB/MB = 1024^2, G/GiB/GB =
+// 1024^3, B = 1): the bytes, or nothing when the text is not such a size or overflows 64 bits.
+std::optional<std::uint64_t> parse_size(std::string_view text);
+// "10s", "500ms", "250us", "100ns", "2m" / "2min", "1.5s"; a bare number is seconds: the
+// nanoseconds, or nothing when the text is not such a duration or exceeds 1e18 ns.
+std::optional<core::Nanos> parse_duration(std::string_view text);
+// Decimal digits only ("0" to "18446744073709551615"): the number, or nothing.
+std::optional<std::uint64_t> parse_uint(std::string_view text);
 
 class Flags {
   public:
-    // Returns "" when the value is accepted, else why not.
-    using Setter = std::function<std::string(std::string_view value)>;
+    // Takes the flag's value; ok when it is accepted, else an error saying why not (printed
+    // after "bad value 'V' for --NAME: ").
+    using Setter = std::function<core::Status(std::string_view value)>;
 
     Flags(std::string program, std::string summary)
         : program_(std::move(program)), summary_(std::move(summary)) {}
@@ -33,8 +39,11 @@ class Flags {
     // A heading printed before the flags added after it.
     void section(std::string title);
 
-    // Parses argv[1..argc). Returns "" or one line naming the bad flag and why.
-    std::string parse(int argc, char** argv);
+    // Parses argv[1..argc), calling each flag's setter in order. Ok, or an error at the first
+    // bad argument: one line naming the flag and why.
+    core::Status parse(int argc, char** argv);
+    // The --help text: the summary, "Usage: PROGRAM [flags]", then one row per flag with its
+    // help in a column at 30, under its section's heading.
     std::string usage() const;
 
   private:

@@ -97,9 +97,18 @@ void raise_open_file_limit() {
 class Coordinator {
   public:
     explicit Coordinator(LoadOptions& o) : o_(o) {}
+    // Runs every phase; returns herald-load's exit status (see kSummary in load_options.cc).
     int run();
 
   private:
+    bool map_shared();
+    void fork_loaders();
+    int connect_and_confirm();
+    bool measure(Results& r);
+    void drain_and_report();
+    void collect(Results& r) const;
+    void write_outputs(const Results& r) const;
+    void abort_run(const char* why);
     bool wait_all(std::uint32_t status, core::Nanos deadline, const char* what);
     void progress(const char* what);
     void sleep_until(core::Nanos at, const char* what);
@@ -113,7 +122,6 @@ class Coordinator {
     std::uint64_t last_sent_ = 0;
     std::uint64_t last_delivered_ = 0;
 };
-
 bool Coordinator::child_died() {
     for (pid_t& pid : children_) {
         int status = 0;
@@ -174,18 +182,17 @@ void Coordinator::sleep_until(core::Nanos at, const char* what) {
     }
 }
 
-int Coordinator::run() {
+// The load processes' shared memory: their counters, the phase, the publishers' tallies.
+bool Coordinator::map_shared() {
     const std::size_t bytes = SharedView::bytes(o_.procs, std::max(1u, o_.publishers));
     void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (mem == MAP_FAILED) {
-        std::fprintf(stderr, "herald-load: cannot map shared memory\n");
-        return 2;
-    }
+    if (mem == MAP_FAILED) return false;
     shared_ = SharedView::create(mem, o_.procs, std::max(1u, o_.publishers));
-    Results r;
-    r.procs = o_.procs;
-    if (!o_.server_pids.empty()) r.server_rss_before = server_rss(o_.server_pids);
+    return true;
+}
 
+// Forks o_.procs load processes, each with its share of the connections.
+void Coordinator::fork_loaders() {
     const std::uint32_t per = (o_.conns + o_.procs - 1) / o_.procs;
     for (std::uint32_t p = 0; p < o_.procs; ++p) {
         const std::uint32_t first = p * per;
@@ -198,44 +205,51 @@ int Coordinator::run() {
         }
         children_.push_back(pid);
     }
+}
 
-    int exit_code = 0;
-    const auto fail = [&](const char* why) {
-        std::fprintf(stderr, "herald-load: %s\n", why);
-        set_phase(kAbort);
-        wait_all(kReported, core::now_ns() + 5 * core::kSecond, "abort");
-        for (pid_t pid : children_) {
-            if (pid > 0) kill(pid, SIGKILL);
-        }
-        while (wait(nullptr) > 0) {
-        }
-    };
+// Prints why, asks the load processes to stop, then kills and reaps them.
+void Coordinator::abort_run(const char* why) {
+    std::fprintf(stderr, "herald-load: %s\n", why);
+    set_phase(kAbort);
+    wait_all(kReported, core::now_ns() + 5 * core::kSecond, "abort");
+    for (pid_t pid : children_) {
+        if (pid > 0) kill(pid, SIGKILL);
+    }
+    while (wait(nullptr) > 0) {
+    }
+}
+
+// The connect and confirm phases; 0 when every member is confirmed, else the exit status.
+int Coordinator::connect_and_confirm() {
     if (!wait_all(kJoined, core::now_ns() + 60 * core::kSecond, "connect")) {
-        fail("connecting took over 60 s or a load process died");
+        abort_run("connecting took over 60 s or a load process died");
         return 2;
     }
     std::uint64_t open = 0;
     for (std::uint32_t i = 0; i < o_.procs; ++i) open += shared_.slots[i].open.load();
     if (open == 0) {
-        fail("no connection could be opened (is the server running at the URL?)");
+        abort_run("no connection could be opened (is the server running at the URL?)");
         return 2;
     }
     set_phase(kConfirm);
-    if (!wait_all(kConfirmed, core::now_ns() + o_.confirm_timeout, "confirm")) {
-        set_phase(kReport);
-        wait_all(kReported, core::now_ns() + 5 * core::kSecond, "report");
-        std::uint64_t unconfirmed = 0;
-        for (std::uint32_t i = 0; i < o_.procs; ++i) unconfirmed += shared_.slots[i].unconfirmed;
-        std::fprintf(stderr,
-                     "herald-load: %llu connection(s) never received a message of their group "
-                     "within %.0f s: the server ignored their joins (or never delivers)\n",
-                     static_cast<unsigned long long>(unconfirmed),
-                     static_cast<double>(o_.confirm_timeout) / 1e9);
-        while (wait(nullptr) > 0) {
-        }
-        return 3;
+    if (wait_all(kConfirmed, core::now_ns() + o_.confirm_timeout, "confirm")) return 0;
+    set_phase(kReport);
+    wait_all(kReported, core::now_ns() + 5 * core::kSecond, "report");
+    std::uint64_t unconfirmed = 0;
+    for (std::uint32_t i = 0; i < o_.procs; ++i) unconfirmed += shared_.slots[i].unconfirmed;
+    std::fprintf(stderr,
+                 "herald-load: %llu connection(s) never received a message of their group "
+                 "within %.0f s: the server ignored their joins (or never delivers)\n",
+                 static_cast<unsigned long long>(unconfirmed),
+                 static_cast<double>(o_.confirm_timeout) / 1e9);
+    while (wait(nullptr) > 0) {
     }
+    return 3;
+}
 
+// Warm-up and the measured window, sampling the server's CPU (and memory when idle); false
+// when a load process stopped responding.
+bool Coordinator::measure(Results& r) {
     const core::Nanos t0 = core::now_ns() + 50 * core::kMillisecond;
     const core::Nanos start = t0 + o_.warmup;
     const core::Nanos end = start + o_.duration;
@@ -249,17 +263,20 @@ int Coordinator::run() {
     if (!o_.server_pids.empty()) r.server_cpu_s = server_cpu(o_.server_pids) - cpu0;
     // Idle: the memory of the server holding every connection after the quiet --duration.
     if (o_.scenario == Scenario::kIdle) r.server_rss_after = server_rss(o_.server_pids);
-    if (!wait_all(kSent, end + 10 * core::kSecond, "run")) {
-        fail("a load process stopped responding");
-        return 2;
-    }
+    return wait_all(kSent, end + 10 * core::kSecond, "run");
+}
+
+void Coordinator::drain_and_report() {
     set_phase(kDrain);
     wait_all(kDrained, core::now_ns() + o_.drain + core::kSecond, "drain");
     set_phase(kReport);
     wait_all(kReported, core::now_ns() + 10 * core::kSecond, "report");
     while (wait(nullptr) > 0) {
     }
+}
 
+// Sums what every load process reported, and the publishers' expected and unique deliveries.
+void Coordinator::collect(Results& r) const {
     r.seconds = static_cast<double>(o_.duration) / 1e9;
     for (std::uint32_t i = 0; i < o_.procs; ++i) {
         const ProcessSlot& s = shared_.slots[i];
@@ -287,7 +304,10 @@ int Coordinator::run() {
         r.unique_deliveries += unique;
         if (expected > unique) r.lost += expected - unique;
     }
+}
 
+// The table on stdout, then --json, --histogram and --plot.
+void Coordinator::write_outputs(const Results& r) const {
     std::fputs(format_table(o_, r).c_str(), stdout);
     std::fflush(stdout);
     const auto write_file = [](const std::string& path, const std::string& text) {
@@ -298,33 +318,48 @@ int Coordinator::run() {
     if (!o_.json_file.empty()) write_file(o_.json_file, format_json(o_, r));
     if (!o_.histogram_file.empty()) write_file(o_.histogram_file, format_histogram_csv(r));
     if (!o_.plot_file.empty()) {
-        if (std::string err = plot_histogram(
-                r, o_.plot_file, std::string(scenario_name(o_.scenario)) + " " + o_.url);
-            !err.empty()) {
-            std::fprintf(stderr, "herald-load: %s\n", err.c_str());
+        const std::string title = std::string(scenario_name(o_.scenario)) + " " + o_.url;
+        if (core::Status plotted = plot_histogram(r, o_.plot_file, title); !plotted) {
+            std::fprintf(stderr, "herald-load: %s\n", plotted.error().c_str());
         }
     }
-    if (r.lost + r.duplicates + r.reorders + r.error_frames + r.failed_conns + r.closed_conns > 0) {
-        exit_code = 1;
+}
+
+int Coordinator::run() {
+    if (!map_shared()) {
+        std::fprintf(stderr, "herald-load: cannot map shared memory\n");
+        return 2;
     }
-    return exit_code;
+    Results r;
+    r.procs = o_.procs;
+    if (!o_.server_pids.empty()) r.server_rss_before = server_rss(o_.server_pids);
+    fork_loaders();
+    if (const int code = connect_and_confirm(); code != 0) return code;
+    if (!measure(r)) {
+        abort_run("a load process stopped responding");
+        return 2;
+    }
+    drain_and_report();
+    collect(r);
+    write_outputs(r);
+    const bool bad =
+        r.lost + r.duplicates + r.reorders + r.error_frames + r.failed_conns + r.closed_conns > 0;
+    return bad ? 1 : 0;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    LoadOptions options;
-    bool help = false;
-    std::string usage;
-    if (std::string err = parse_load_options(argc, argv, options, help, usage); !err.empty()) {
-        std::fprintf(stderr, "herald-load: %s (see herald-load --help)\n", err.c_str());
+    core::Result<LoadOptions> options = parse_load_options(argc, argv);
+    if (!options) {
+        std::fprintf(stderr, "herald-load: %s (see herald-load --help)\n", options.error().c_str());
         return 2;
     }
-    if (help) {
-        std::fputs(usage.c_str(), stdout);
+    if (options->help) {
+        std::fputs(load_usage().c_str(), stdout);
         return 0;
     }
     raise_open_file_limit();
     signal(SIGPIPE, SIG_IGN);
-    return Coordinator(options).run();
+    return Coordinator(*options).run();
 }

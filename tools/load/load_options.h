@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/clock.h"
+#include "core/result.h"
 
 namespace herald::load {
 
@@ -50,10 +51,15 @@ struct LoadOptions {
     std::string histogram_file;
     std::string plot_file;
     bool quiet = false;  // no progress lines
+    bool help = false;   // --help: print load_usage() and exit
 };
 
-// Parses argv; returns "" or an error line. Sets `help` for --help.
-std::string parse_load_options(int argc, char** argv, LoadOptions& options, bool& help,
-                               std::string& usage);
+// Parses argv[1..argc) and checks the flags against each other (derives procs and source_ips).
+// The options, or one error line for "herald-load: LINE (see herald-load --help)". With --help
+// it returns at once with help set.
+core::Result<LoadOptions> parse_load_options(int argc, char** argv);
+
+// The --help text.
+std::string load_usage();
 
 }  // namespace herald::load

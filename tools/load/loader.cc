@@ -476,73 +476,81 @@ void Loader::write_report() {
     update_status();
 }
 
+void Loader::set_status(std::uint32_t status) {
+    if (status_ == status) return;
+    status_ = status;
+    slot_.status.store(status, std::memory_order_release);
+}
+
+// The coordinator moved to `phase`: take the run's clock, or start the drain.
+void Loader::on_phase(std::uint32_t phase, core::Nanos now) {
+    phase_ = phase;
+    if (phase == kRun) {
+        t0_ = shared_.header->t0.load(std::memory_order_relaxed);
+        measure_start_ = shared_.header->measure_start.load(std::memory_order_relaxed);
+        measure_end_ = shared_.header->measure_end.load(std::memory_order_relaxed);
+        for (std::size_t i = 0; i < publishers_.size(); ++i) {
+            // Stagger publishers over one sending interval.
+            const double slot = static_cast<double>(publishers_[i]->publisher) / o_.rate;
+            publishers_[i]->next_send = t0_ + static_cast<core::Nanos>(slot * 1e9);
+        }
+    }
+    if (phase == kDrain) drain_until_ = now + o_.drain;
+}
+
+// One pass of the current phase's work; sets the status the coordinator waits for.
+void Loader::tick(core::Nanos now) {
+    switch (phase_) {
+        case kConnect:
+            while (connecting_ < kMaxConnecting && next_to_connect_ < conns_.size()) {
+                start_connect(*conns_[next_to_connect_++]);
+            }
+            if (next_to_connect_ == conns_.size() && connecting_ == 0) {
+                bool all_done = true;
+                for (const auto& c : conns_)
+                    all_done = all_done && c->state != ConnState::kHandshake;
+                if (all_done) set_status(kJoined);
+            }
+            break;
+        case kConfirm:
+            tick_confirm(now);
+            if (confirmed_ >= open_) set_status(kConfirmed);
+            break;
+        case kRun:
+            if (cpu_at_start_ < 0 && now >= measure_start_) cpu_at_start_ = cpu_now();
+            if (cpu_at_start_ >= 0 && slot_.cpu_ns == 0 && now >= measure_end_) {
+                slot_.cpu_ns = cpu_now() - cpu_at_start_;
+            }
+            if (o_.scenario == Scenario::kChurn) {
+                tick_churn(now);
+            } else {
+                tick_run(now);
+            }
+            if (now >= measure_end_) set_status(kSent);
+            break;
+        case kDrain: {
+            bool outstanding = o_.scenario == Scenario::kChurn && !churn_.empty();
+            const bool quiet = now - last_delivery_ > kQuietForDrain && !outstanding;
+            if (quiet || now >= drain_until_) set_status(kDrained);
+            break;
+        }
+        default:
+            break;
+    }
+}
+
 int Loader::run() {
     epoll_event events[512];
-    std::uint32_t status = kStarting;
-    const auto set_status = [&](std::uint32_t s) {
-        if (status == s) return;
-        status = s;
-        slot_.status.store(s, std::memory_order_release);
-    };
     while (true) {
         const core::Nanos now = core::now_ns();
         const std::uint32_t phase = shared_.header->phase.load(std::memory_order_acquire);
-        if (phase != phase_) {
-            phase_ = phase;
-            if (phase == kRun) {
-                t0_ = shared_.header->t0.load(std::memory_order_relaxed);
-                measure_start_ = shared_.header->measure_start.load(std::memory_order_relaxed);
-                measure_end_ = shared_.header->measure_end.load(std::memory_order_relaxed);
-                for (std::size_t i = 0; i < publishers_.size(); ++i) {
-                    // Stagger publishers over one sending interval.
-                    const double slot = static_cast<double>(publishers_[i]->publisher) / o_.rate;
-                    publishers_[i]->next_send = t0_ + static_cast<core::Nanos>(slot * 1e9);
-                }
-            }
-            if (phase == kDrain) drain_until_ = now + o_.drain;
-        }
+        if (phase != phase_) on_phase(phase, now);
         if (phase_ == kReport || phase_ == kAbort) {
             write_report();
             slot_.status.store(kReported, std::memory_order_release);
             return 0;
         }
-        switch (phase_) {
-            case kConnect:
-                while (connecting_ < kMaxConnecting && next_to_connect_ < conns_.size()) {
-                    start_connect(*conns_[next_to_connect_++]);
-                }
-                if (next_to_connect_ == conns_.size() && connecting_ == 0) {
-                    bool all_done = true;
-                    for (const auto& c : conns_)
-                        all_done = all_done && c->state != ConnState::kHandshake;
-                    if (all_done) set_status(kJoined);
-                }
-                break;
-            case kConfirm:
-                tick_confirm(now);
-                if (confirmed_ >= open_) set_status(kConfirmed);
-                break;
-            case kRun:
-                if (cpu_at_start_ < 0 && now >= measure_start_) cpu_at_start_ = cpu_now();
-                if (cpu_at_start_ >= 0 && slot_.cpu_ns == 0 && now >= measure_end_) {
-                    slot_.cpu_ns = cpu_now() - cpu_at_start_;
-                }
-                if (o_.scenario == Scenario::kChurn) {
-                    tick_churn(now);
-                } else {
-                    tick_run(now);
-                }
-                if (now >= measure_end_) set_status(kSent);
-                break;
-            case kDrain: {
-                bool outstanding = o_.scenario == Scenario::kChurn && !churn_.empty();
-                const bool quiet = now - last_delivery_ > kQuietForDrain && !outstanding;
-                if (quiet || now >= drain_until_) set_status(kDrained);
-                break;
-            }
-            default:
-                break;
-        }
+        tick(now);
         update_status();
         const core::Nanos wake = next_wakeup(now);
         timespec ts{static_cast<time_t>((wake - now) / core::kSecond),

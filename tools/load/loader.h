@@ -70,6 +70,9 @@ class Loader {
     void tick_churn(core::Nanos now);
     void publish(Conn& c, core::Nanos intended, core::Nanos now);
     core::Nanos next_wakeup(core::Nanos now) const;
+    void on_phase(std::uint32_t phase, core::Nanos now);
+    void tick(core::Nanos now);
+    void set_status(std::uint32_t status);
     void update_status();
     void write_report();
     std::string group_name(std::uint32_t g) const;
@@ -93,6 +96,7 @@ class Loader {
     std::uint32_t open_ = 0;
     std::uint32_t confirmed_ = 0;
     std::uint32_t phase_ = kConnect;
+    std::uint32_t status_ = kStarting;  // what this process last told the coordinator
     core::Nanos t0_ = 0;
     core::Nanos measure_start_ = 0;
     core::Nanos measure_end_ = 0;

@@ -22,16 +22,20 @@ std::string fixed(double v, int digits = 2) {
     return b;
 }
 
-}  // namespace
+// herald-load's results table: "  key" padded to column 34, then the value.
+struct Table {
+    std::string text;
+    void row(const std::string& key, const std::string& value) {
+        std::string k = "  " + key;
+        k.resize(std::max<std::size_t>(k.size() + 1, 34), ' ');
+        text += k + value + "\n";
+    }
+};
 
-std::string format_table(const LoadOptions& o, const Results& r) {
-    std::string s;
-    const auto line = [&](const std::string& k, const std::string& v) {
-        std::string key = "  " + k;
-        key.resize(std::max<std::size_t>(key.size() + 1, 34), ' ');
-        s += key + v + "\n";
-    };
-    s += "herald-load " + std::string(scenario_name(o.scenario)) + " against " + o.url + "\n";
+// The table's rows about the load itself: connections, messages, latency, loss.
+void add_load_rows(Table& t, const LoadOptions& o, const Results& r) {
+    const auto line = [&t](const std::string& k, const std::string& v) { t.row(k, v); };
+    t.text += "herald-load " + std::string(scenario_name(o.scenario)) + " against " + o.url + "\n";
     line("connections / groups", std::to_string(r.conns_open) + " open of " +
                                      std::to_string(o.conns) + " / " + std::to_string(o.groups));
     if (o.scenario == Scenario::kLatency || o.scenario == Scenario::kThroughput) {
@@ -64,6 +68,11 @@ std::string format_table(const LoadOptions& o, const Results& r) {
                                                   std::to_string(r.duplicates) + " / " +
                                                   std::to_string(r.reorders));
     }
+}
+
+// The table's rows about errors, the server's and the load tool's own resources.
+void add_cost_rows(Table& t, const Results& r) {
+    const auto line = [&t](const std::string& k, const std::string& v) { t.row(k, v); };
     line("errors", std::to_string(r.error_frames) + " error frames, " +
                        std::to_string(r.failed_conns) + " failed connects, " +
                        std::to_string(r.closed_conns) + " closed by server, " +
@@ -87,10 +96,19 @@ std::string format_table(const LoadOptions& o, const Results& r) {
                                              us(r.lateness.max()));
     }
     if (r.saturated()) {
-        s += "  WARNING: herald-load itself was saturated (a process over 90% busy): the figures "
-             "show its ceiling, not the server's\n";
+        t.text +=
+            "  WARNING: herald-load itself was saturated (a process over 90% busy): the figures "
+            "show its ceiling, not the server's\n";
     }
-    return s;
+}
+
+}  // namespace
+
+std::string format_table(const LoadOptions& o, const Results& r) {
+    Table t;
+    add_load_rows(t, o, r);
+    add_cost_rows(t, r);
+    return t.text;
 }
 
 std::string format_json(const LoadOptions& o, const Results& r) {
@@ -145,10 +163,10 @@ std::string format_histogram_csv(const Results& r) {
     return s;
 }
 
-std::string plot_histogram(const Results& r, const std::string& png, const std::string& title) {
+core::Status plot_histogram(const Results& r, const std::string& png, const std::string& title) {
     char data_path[] = "/tmp/herald-load-XXXXXX";
     const int fd = mkstemp(data_path);
-    if (fd < 0) return "cannot create a temporary file for gnuplot";
+    if (fd < 0) return core::Error{"cannot create a temporary file for gnuplot"};
     std::string rows;
     for (const auto& p : r.latency.spectrum()) {
         if (p.percentile >= 100) continue;
@@ -168,7 +186,10 @@ std::string plot_histogram(const Results& r, const std::string& png, const std::
     const std::string cmd = "gnuplot -e \"" + script + "\" 2>&1";
     const int rc = std::system(cmd.c_str());
     unlink(data_path);
-    return rc == 0 ? "" : "gnuplot failed (is gnuplot installed? apt-get install gnuplot-nox)";
+    if (rc != 0) {
+        return core::Error{"gnuplot failed (is gnuplot installed? apt-get install gnuplot-nox)"};
+    }
+    return {};
 }
 
 }  // namespace herald::load

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/histogram.h"
+#include "core/result.h"
 #include "tools/load/load_options.h"
 
 namespace herald::load {
@@ -56,7 +57,7 @@ std::string format_table(const LoadOptions& o, const Results& r);
 std::string format_json(const LoadOptions& o, const Results& r);
 // "percentile,latency_us" lines of the latency spectrum.
 std::string format_histogram_csv(const Results& r);
-// Writes a PNG of the spectrum with gnuplot; returns "" or why not.
-std::string plot_histogram(const Results& r, const std::string& png, const std::string& title);
+// Writes a PNG of the spectrum with gnuplot; ok, or why not (one line).
+core::Status plot_histogram(const Results& r, const std::string& png, const std::string& title);
 
 }  // namespace herald::load

@@ -33,13 +33,11 @@ TEST(BlockPool, ReusesFreedBlocksWithoutAllocating) {
 TEST(BlockPool, LastReferenceReturnsTheBlock) {
     BlockPool pool;
     Block* b = pool.acquire(10);
-    {
-        BlockRef r1 = BlockRef::adopt(b);
-        BlockRef r2 = r1;
-        EXPECT_EQ(b->refs(), 2u);
-        r1.reset();
-        EXPECT_EQ(pool.stats().live_blocks, 1u);
-    }
+    b->ref();
+    EXPECT_EQ(b->refs(), 2u);
+    b->unref();
+    EXPECT_EQ(pool.stats().live_blocks, 1u);
+    b->unref();
     EXPECT_EQ(pool.stats().live_blocks, 0u);
 }
 

@@ -1,4 +1,4 @@
-#include "channel/master.h"
+#include "tools/herald/master.h"
 
 #include <liburing.h>
 #include <poll.h>
@@ -17,21 +17,28 @@
 #include <string>
 #include <vector>
 
-#include "net/server.h"
-#include "net/stats_json.h"
+#include "channel/shm_region.h"
+#include "net/endpoint.h"
+#include "net/uring.h"
+#include "tools/herald/hub_process.h"
+#include "tools/herald/worker.h"
 
-namespace herald::channel {
+namespace herald::tools {
 namespace {
+
+// The port a multi-process herald serves, held by the master for its workers.
+struct Reservation {
+    int fd = -1;             // a bound SO_REUSEPORT socket that keeps the port ours
+    net::Endpoint endpoint;  // where the workers listen (port 0 resolved)
+};
 
 // Reserves the port for the workers' SO_REUSEPORT listeners: first a plain bind (fails when
 // anyone else holds the port, even with SO_REUSEPORT), then a SO_REUSEPORT bind that stays open
-// so the port stays ours while workers restart. Returns the reservation socket.
-core::Result<int> reserve_port(net::Endpoint& endpoint) {
-    net::Endpoint probe = endpoint;
-    auto plain = net::listen_on(probe, net::ListenOptions{.reuse_port = false, .backlog = 1});
-    if (!plain) return plain;
-    close(*plain);
-    endpoint = probe;  // port 0 resolved
+// so the port stays ours while workers restart. The reservation, or why the port is not ours.
+core::Result<Reservation> reserve_port(net::Endpoint endpoint) {
+    auto plain = net::listen_on(endpoint, net::ListenOptions{.reuse_port = false, .backlog = 1});
+    if (!plain) return core::Error{plain.error()};
+    close(*plain);  // `endpoint` now has its port resolved
     const int fd = socket(endpoint.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     const int one = 1;
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -41,38 +48,12 @@ core::Result<int> reserve_port(net::Endpoint& endpoint) {
         close(fd);
         return core::Error{"cannot reserve " + endpoint.to_string() + ": " + std::strerror(err)};
     }
-    return fd;
-}
-
-// The multi-worker /stats: every worker's counters from shared memory, with its ring lag and
-// ring drops as a reader of the others' rings.
-std::string render_region_stats(const ShmRegion& region, std::uint32_t hub) {
-    std::vector<net::StatsEntry> entries;
-    for (std::uint32_t w = 0; w < region.processes(); ++w) {
-        const ProcessSlot& slot = region.process(w);
-        net::StatsEntry e{w, &slot.stats, {}};
-        std::uint64_t drops = 0;
-        std::string lag = ",\"ring_lag\":{";
-        bool first = true;
-        for (std::uint32_t p = 0; p < region.processes(); ++p) {
-            if (p == w) continue;
-            const ShmRing ring = region.ring(p);
-            drops += ring.reader(w).drops.load(std::memory_order_relaxed);
-            lag += (first ? "\"" : ",\"") + std::to_string(p) + "\":" + std::to_string(ring.lag(w));
-            first = false;
-        }
-        e.extra = std::string(w == hub ? ",\"role\":\"hub\"" : ",\"role\":\"worker\"") +
-                  ",\"ready\":" + std::to_string(slot.ready.load(std::memory_order_relaxed)) +
-                  ",\"restarts\":" + std::to_string(slot.restarts.load(std::memory_order_relaxed)) +
-                  lag + "},\"ring_drops\":" + std::to_string(drops);
-        entries.push_back(std::move(e));
-    }
-    return net::render_stats_json(entries);
+    return Reservation{fd, endpoint};
 }
 
 class Master {
   public:
-    explicit Master(const MasterOptions& options) : options_(options) {}
+    explicit Master(const HeraldOptions& options) : options_(options) {}
     int run();
 
   private:
@@ -83,7 +64,7 @@ class Master {
         unsigned quick_deaths = 0;   // deaths within 5 s of starting, in a row
     };
 
-    std::string prepare();
+    core::Status prepare();
     pid_t spawn(std::uint32_t index);
     [[noreturn]] void worker_main(std::uint32_t index);
     [[noreturn]] void hub_main(std::uint32_t index);
@@ -93,40 +74,46 @@ class Master {
     }
     std::uint32_t processes() const { return options_.workers + (options_.hub ? 1 : 0); }
     bool wait_ready(std::uint32_t index);
-    void reap(bool& any_died);
+    void reap();
     void stop_all();
 
-    MasterOptions options_;
+    HeraldOptions options_;
     net::Endpoint endpoint_;
     int reservation_fd_ = -1;
     int signal_fd_ = -1;
-    ShmRegion region_;
+    channel::ShmRegion region_;
     pid_t master_pid_ = getpid();
     std::vector<int> wake_fds_;
     std::vector<Worker> workers_;
     bool stopping_ = false;
 };
 
-std::string Master::prepare() {
-    endpoint_ = options_.server.listen;
-    auto reserved = reserve_port(endpoint_);
-    if (!reserved) return reserved.error();
-    reservation_fd_ = *reserved;
+core::Status Master::prepare() {
+    core::Result<Reservation> reserved = reserve_port(options_.server.listen);
+    if (!reserved) return core::Error{reserved.error()};
+    reservation_fd_ = reserved->fd;
+    endpoint_ = reserved->endpoint;
 
     // Probe io_uring here, so a blocked io_uring is reported once, not by every worker.
     io_uring probe{};
     if (const int ret = io_uring_queue_init(2, &probe, 0); ret != 0) {
+        // Uring::init words the cause and the fix. merge: it returns core::Status.
         net::Uring uring;
-        return uring.init(net::UringConfig{.entries = 2});
+        if (std::string why = uring.init(net::UringConfig{.entries = 2}); !why.empty()) {
+            return core::Error{why};
+        }
+    } else {
+        io_uring_queue_exit(&probe);
     }
-    io_uring_queue_exit(&probe);
 
-    auto region = ShmRegion::create(processes(), options_.ring_size);
-    if (!region) return region.error();
+    auto region = channel::ShmRegion::create(processes(), options_.ring_size);
+    if (!region) return core::Error{region.error()};
     region_ = std::move(region.value());
     for (unsigned i = 0; i < processes(); ++i) {
         const int fd = eventfd(0, EFD_CLOEXEC);
-        if (fd < 0) return std::string("cannot create an eventfd: ") + std::strerror(errno);
+        if (fd < 0) {
+            return core::Error{std::string("cannot create an eventfd: ") + std::strerror(errno)};
+        }
         wake_fds_.push_back(fd);
     }
     sigset_t set;
@@ -137,12 +124,11 @@ std::string Master::prepare() {
     sigprocmask(SIG_BLOCK, &set, nullptr);
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
     workers_.resize(processes());
-    options_.relay.interest = options_.hub;
-    return "";
+    return {};
 }
 
 pid_t Master::spawn(std::uint32_t index) {
-    ProcessSlot& slot = region_.process(index);
+    channel::ProcessSlot& slot = region_.process(index);
     slot.ready.store(0, std::memory_order_relaxed);
     // The previous incarnation's reader slots no longer hold the writers back.
     for (std::uint32_t p = 0; p < region_.processes(); ++p) {
@@ -181,53 +167,21 @@ void Master::child_setup(std::uint32_t index) {
 
 void Master::hub_main(std::uint32_t index) {
     child_setup(index);
-    region_.process(index).stats.pid.set(static_cast<std::uint64_t>(getpid()));
-    HubOptions hub = options_.hub_options;
-    hub.max_message = options_.server.max_message;
-    hub.max_group_id = options_.server.max_group_id;
-    Hub hub_process(hub, region_, index, wake_fds_, options_.relay);
-    int code = 1;
-    if (core::Status s = hub_process.start(); !s) {
-        std::fprintf(stderr, "herald: %s\n", s.error().c_str());
-    } else {
-        code = hub_process.run(region_.process(index).ready);
-    }
+    const int code = run_hub_process(options_, region_, index, wake_fds_);
     std::fflush(stderr);
     _exit(code);
 }
 
 void Master::worker_main(std::uint32_t index) {
     child_setup(index);
-    net::ServerOptions server_options = options_.server;
-    server_options.listen = endpoint_;
-    server_options.reuse_port = true;
-    server_options.worker_id = index;
-    ProcessSlot& slot = region_.process(index);
-    int code = 0;
-    {
-        net::Server server(server_options, &slot.stats);
-        auto bound = server.start();
-        if (!bound) {
-            std::fprintf(stderr, "herald: worker %u: %s\n", index, bound.error().c_str());
-            std::fflush(stderr);
-            _exit(1);
-        }
-        ShmRelay relay(region_, index, wake_fds_, options_.relay);
-        relay.attach();
-        relay.announce_reset();
-        server.set_relay(&relay);
-        server.set_stats_renderer([this] {
-            return render_region_stats(region_, options_.hub ? options_.workers : UINT32_MAX);
-        });
-        slot.ready.store(1, std::memory_order_release);
-        if (std::string err = server.run(); !err.empty()) {
-            std::fprintf(stderr, "herald: worker %u: %s\n", index, err.c_str());
-            code = 1;
-        }
-        server.set_relay(nullptr);
-    }
+    net::ServerOptions server = options_.server;
+    server.listen = endpoint_;  // the reserved port (port 0 resolved)
+    const WorkerSeat seat{region_, index, wake_fds_, options_.relay,
+                          options_.hub ? options_.workers : UINT32_MAX};
+    const core::Status ran = run_worker(server, &seat);
+    if (!ran) std::fprintf(stderr, "herald: worker %u: %s\n", index, ran.error().c_str());
     std::fflush(stderr);
-    _exit(code);
+    _exit(ran ? 0 : 1);
 }
 
 bool Master::wait_ready(std::uint32_t index) {
@@ -244,14 +198,15 @@ bool Master::wait_ready(std::uint32_t index) {
     return false;
 }
 
-void Master::reap(bool& any_died) {
+// Collects every child that exited and schedules its restart (unless stopping), with a line on
+// stderr saying who died, how, and when it comes back.
+void Master::reap() {
     int status = 0;
     pid_t pid;
     while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
         for (std::uint32_t i = 0; i < workers_.size(); ++i) {
             Worker& w = workers_[i];
             if (w.pid != pid) continue;
-            any_died = true;
             w.pid = -1;
             if (stopping_) continue;
             const core::Nanos now = core::now_ns();
@@ -287,8 +242,7 @@ void Master::stop_all() {
     const core::Nanos deadline =
         core::now_ns() + options_.server.close_timeout + 500 * core::kMillisecond;
     while (core::now_ns() < deadline) {
-        bool any = false;
-        reap(any);
+        reap();
         bool alive = false;
         for (const Worker& w : workers_) alive = alive || w.pid > 0;
         if (!alive) return;
@@ -302,8 +256,8 @@ void Master::stop_all() {
 }
 
 int Master::run() {
-    if (std::string err = prepare(); !err.empty()) {
-        std::fprintf(stderr, "herald: %s\n", err.c_str());
+    if (core::Status prepared = prepare(); !prepared) {
+        std::fprintf(stderr, "herald: %s\n", prepared.error().c_str());
         return 1;
     }
     for (std::uint32_t i = 0; i < processes(); ++i) {
@@ -336,8 +290,7 @@ int Master::run() {
                 return 0;
             }
         }
-        bool died = false;
-        reap(died);
+        reap();
         const core::Nanos now = core::now_ns();
         for (std::uint32_t i = 0; i < workers_.size(); ++i) {
             Worker& w = workers_[i];
@@ -350,6 +303,6 @@ int Master::run() {
 
 }  // namespace
 
-int run_master(const MasterOptions& options) { return Master(options).run(); }
+int run_master(const HeraldOptions& options) { return Master(options).run(); }
 
-}  // namespace herald::channel
+}  // namespace herald::tools

@@ -1,0 +1,242 @@
+// tools/herald/options: herald's flags parsed into one HeraldOptions, the errors worded as
+// herald prints them, and the --help text.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "tools/herald/options.h"
+
+namespace herald::tools {
+namespace {
+
+constexpr unsigned kCpus = 4;
+constexpr const char* kSeeHelp = " (see herald --help)";
+
+core::Result<HeraldOptions> parse(std::vector<std::string> args, unsigned cpus = kCpus) {
+    args.insert(args.begin(), "herald");
+    std::vector<char*> argv;
+    for (std::string& s : args) argv.push_back(s.data());
+    return parse_options(static_cast<int>(argv.size()), argv.data(), cpus);
+}
+
+std::string error_of(std::vector<std::string> args) {
+    core::Result<HeraldOptions> o = parse(std::move(args));
+    return o ? "(no error)" : o.error();
+}
+
+TEST(HeraldOptions, DefaultsToOneWorkerPerCpuOnLocalhost1234) {
+    core::Result<HeraldOptions> o = parse({});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->workers, kCpus);
+    EXPECT_EQ(o->server.listen.to_string(), "127.0.0.1:1234");
+    EXPECT_FALSE(o->hub);
+    EXPECT_FALSE(o->help);
+    EXPECT_FALSE(o->version);
+    EXPECT_TRUE(o->multi_process());
+    EXPECT_EQ(o->server.max_message, 1u << 20);
+}
+
+TEST(HeraldOptions, OneWorkerWithoutClusterFlagsIsASingleProcess) {
+    core::Result<HeraldOptions> o = parse({"--workers", "1"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_FALSE(o->multi_process());
+    core::Result<HeraldOptions> one_cpu = parse({}, 1);
+    ASSERT_TRUE(one_cpu);
+    EXPECT_FALSE(one_cpu->multi_process());
+}
+
+TEST(HeraldOptions, ReadsListenAddressAndPortZero) {
+    core::Result<HeraldOptions> o = parse({"--listen=127.0.0.1:0"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.listen.port(), 0);
+}
+
+TEST(HeraldOptions, ReadsSizesWithUnits) {
+    core::Result<HeraldOptions> o =
+        parse({"--max-message", "64KiB", "--max-backpressure=2MiB", "--recv-buffer-size", "4k",
+               "--peer-buffer", "1M", "--ring-size", "1MiB"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.max_message, 64u << 10);
+    EXPECT_EQ(o->server.max_backpressure, 2u << 20);
+    EXPECT_EQ(o->server.recv_buffer_size, 4u << 10);
+    EXPECT_EQ(o->hub_options.peer_buffer, 1u << 20);
+    EXPECT_EQ(o->ring_size, 1u << 20);
+}
+
+TEST(HeraldOptions, ReadsDurationsWithUnits) {
+    core::Result<HeraldOptions> o = parse({"--handshake-timeout", "2s", "--close-timeout", "500ms",
+                                           "--spin", "0", "--peer-timeout", "1.5s"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.handshake_timeout, 2 * core::kSecond);
+    EXPECT_EQ(o->server.close_timeout, 500 * core::kMillisecond);
+    EXPECT_EQ(o->relay.spin, 0);
+    EXPECT_EQ(o->hub_options.peer_timeout, 1500 * core::kMillisecond);
+}
+
+TEST(HeraldOptions, ReadsCountsSwitchesAndRecvMode) {
+    core::Result<HeraldOptions> o =
+        parse({"--max-group-id", "64", "--max-groups-per-conn", "8", "--max-conns", "100",
+               "--max-errors", "3", "--pin", "--recv-mode", "poll", "--recv-buffers", "64"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.max_group_id, 64u);
+    EXPECT_EQ(o->server.max_groups_per_conn, 8u);
+    EXPECT_EQ(o->server.max_conns, 100u);
+    EXPECT_EQ(o->server.max_errors, 3u);
+    EXPECT_TRUE(o->pin);
+    EXPECT_EQ(o->server.recv_mode, net::RecvMode::kPoll);
+    EXPECT_EQ(o->server.recv_buffers, 64u);
+}
+
+TEST(HeraldOptions, ClusterFlagsRunAHubThatReadsInterest) {
+    core::Result<HeraldOptions> o =
+        parse({"--workers", "1", "--cluster-listen", "127.0.0.1:7001", "--peers",
+               "127.0.0.1:7001,,127.0.0.1:7002", "--node-id", "2", "--cluster-name", "east"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_TRUE(o->hub);
+    EXPECT_TRUE(o->multi_process());
+    EXPECT_TRUE(o->relay.interest);
+    EXPECT_TRUE(o->hub_options.cluster_enabled);
+    EXPECT_EQ(o->hub_options.peers.size(), 2u);
+    EXPECT_EQ(o->hub_options.node_id, 2u);
+    EXPECT_EQ(o->hub_options.cluster, "east");
+}
+
+TEST(HeraldOptions, ApiListenAloneRunsAHub) {
+    core::Result<HeraldOptions> o =
+        parse({"--workers", "1", "--api-listen", "127.0.0.1:8080", "--api-token", "secret"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_TRUE(o->hub);
+    EXPECT_TRUE(o->hub_options.api_enabled);
+    EXPECT_FALSE(o->hub_options.cluster_enabled);
+    EXPECT_EQ(o->hub_options.api_token, "secret");
+}
+
+TEST(HeraldOptions, OverflowLimitHoldsFourLargestMessages) {
+    core::Result<HeraldOptions> o = parse({"--ring-size", "64KiB", "--max-message", "1MiB"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->relay.overflow_limit, 4u << 20);
+}
+
+TEST(HeraldOptions, HelpAndVersionStopBeforeAddressesAreResolved) {
+    core::Result<HeraldOptions> help = parse({"--help", "--listen", "nonsense"});
+    ASSERT_TRUE(help) << help.error();
+    EXPECT_TRUE(help->help);
+    core::Result<HeraldOptions> version = parse({"--version", "--peers", "x:1"});
+    ASSERT_TRUE(version) << version.error();
+    EXPECT_TRUE(version->version);
+}
+
+TEST(HeraldOptions, FlagErrorsPointAtHelp) {
+    EXPECT_EQ(error_of({"--nope"}), std::string("unknown flag --nope") + kSeeHelp);
+    EXPECT_EQ(error_of({"--workers"}), std::string("--workers needs a value (N)") + kSeeHelp);
+    EXPECT_EQ(error_of({"--pin=1"}), std::string("--pin takes no value") + kSeeHelp);
+    EXPECT_EQ(error_of({"stray"}), std::string("unexpected argument 'stray'") + kSeeHelp);
+}
+
+TEST(HeraldOptions, OutOfRangeValuesNameTheRange) {
+    EXPECT_EQ(error_of({"--workers", "0"}),
+              std::string("bad value '0' for --workers: must be between 1 and 256") + kSeeHelp);
+    EXPECT_EQ(error_of({"--workers", "many"}),
+              std::string("bad value 'many' for --workers: expected a whole number") + kSeeHelp);
+    EXPECT_EQ(error_of({"--max-message", "100"}),
+              std::string("bad value '100' for --max-message: must be between 126 and "
+                          "1073741824") +
+                  kSeeHelp);
+    EXPECT_EQ(error_of({"--max-message", "big"}),
+              std::string("bad value 'big' for --max-message: expected a size such as 1048576, "
+                          "64KiB, 1MiB") +
+                  kSeeHelp);
+}
+
+TEST(HeraldOptions, RejectsMalformedSpecialValues) {
+    EXPECT_EQ(error_of({"--ring-size", "100000"}),
+              std::string("bad value '100000' for --ring-size: expected a power of two from "
+                          "64KiB to 1GiB") +
+                  kSeeHelp);
+    EXPECT_EQ(error_of({"--spin", "2s"}),
+              std::string("bad value '2s' for --spin: expected a duration up to 1s, such as 5us") +
+                  kSeeHelp);
+    EXPECT_EQ(error_of({"--close-timeout", "0"}),
+              std::string("bad value '0' for --close-timeout: expected a positive duration such "
+                          "as 10s or 500ms") +
+                  kSeeHelp);
+    EXPECT_EQ(
+        error_of({"--recv-mode", "epoll"}),
+        std::string("bad value 'epoll' for --recv-mode: expected auto, ring or poll") + kSeeHelp);
+    EXPECT_EQ(error_of({"--recv-buffers", "3"}),
+              std::string("bad value '3' for --recv-buffers: expected a power of two from 1 to "
+                          "32768") +
+                  kSeeHelp);
+    EXPECT_EQ(error_of({"--cluster-name="}),
+              std::string("bad value '' for --cluster-name: expected 1 to 255 bytes") + kSeeHelp);
+}
+
+TEST(HeraldOptions, ABadListenAddressIsNamedWithoutPointingAtHelp) {
+    const std::string e = error_of({"--listen", "nowhere"});
+    EXPECT_NE(e.find("nowhere"), std::string::npos) << e;
+    EXPECT_EQ(e.find(kSeeHelp), std::string::npos) << e;
+}
+
+TEST(HeraldOptions, ClusterFlagErrorsPointAtHelp) {
+    EXPECT_EQ(error_of({"--peers", "127.0.0.1:7001"}),
+              std::string("--peers needs --cluster-listen") + kSeeHelp);
+    const std::string e = error_of({"--cluster-listen", "127.0.0.1:1", "--peers", "bad"});
+    EXPECT_EQ(e.rfind("--peers: ", 0), 0u) << e;
+    EXPECT_TRUE(e.ends_with(kSeeHelp)) << e;
+    EXPECT_EQ(error_of({"--api-listen", "bad"}).rfind("--api-listen: ", 0), 0u);
+}
+
+TEST(HeraldOptions, MultiProcessNeedsARingThatHoldsTheLongestGroupId) {
+    core::Result<HeraldOptions> o = parse({"--ring-size", "64KiB", "--max-group-id", "65535"});
+    ASSERT_TRUE(o) << o.error();
+    const core::Status fits = check_multi_process(*o);
+    ASSERT_FALSE(fits);
+    EXPECT_EQ(fits.error(), "--ring-size is too small for --max-group-id");
+    core::Result<HeraldOptions> defaults = parse({});
+    ASSERT_TRUE(defaults);
+    EXPECT_TRUE(check_multi_process(*defaults));
+}
+
+TEST(HeraldOptions, UsageDescribesEveryFlagUnderItsSection) {
+    const std::string text = usage();
+    EXPECT_EQ(text.rfind("herald " HERALD_VERSION " - low-latency WebSocket group broadcaster", 0),
+              0u);
+    for (const char* row : {"Usage: herald [flags]\n",
+                            "  --listen HOST:PORT",
+                            "\nProcesses:\n",
+                            "  --workers N",
+                            "  --pin ",
+                            "  --ring-size BYTES",
+                            "  --spin DURATION",
+                            "\nLimits (each breach has a defined answer, see docs/PROTOCOL.md):\n",
+                            "  --max-message BYTES",
+                            "  --max-backpressure BYTES",
+                            "  --max-group-id BYTES",
+                            "  --max-groups-per-conn N",
+                            "  --max-conns N",
+                            "  --max-errors N",
+                            "  --handshake-timeout DURATION",
+                            "  --close-timeout DURATION",
+                            "\nCluster (docs/CLUSTER.md):\n",
+                            "  --cluster-listen HOST:PORT",
+                            "  --peers HOST:PORT,...",
+                            "  --node-id N",
+                            "  --cluster-name NAME",
+                            "  --peer-buffer BYTES",
+                            "  --peer-timeout DURATION",
+                            "  --api-listen HOST:PORT",
+                            "  --api-token TOKEN",
+                            "\nio_uring:\n",
+                            "  --recv-mode auto|ring|poll",
+                            "  --recv-buffers N",
+                            "  --recv-buffer-size BYTES",
+                            "\nOther:\n",
+                            "  --help ",
+                            "  --version "}) {
+        EXPECT_NE(text.find(row), std::string::npos) << row;
+    }
+}
+
+}  // namespace
+}  // namespace herald::tools
