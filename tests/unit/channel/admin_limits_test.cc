@@ -77,7 +77,9 @@ TEST(AdminLimits, PipeliningClientThatNeverReadsKeepsMemoryBounded) {
     }
     const std::size_t grown = rss_bytes() - std::min(rss_bytes(), rss_before);
     std::printf("pipelining client: sent %zu bytes, server side RSS grew %zu bytes\n", sent, grown);
+#ifndef HERALD_SANITIZED         // ASan's quarantine and shadow memory make RSS meaningless
     EXPECT_LT(grown, 4u << 20);  // bound: pool (32 KiB) + one 4 KiB answer, plus allocator slack
+#endif
     EXPECT_LT(sent, 16u << 20);  // the server stopped reading: only socket buffers filled
     close(fd);
     EXPECT_EQ(exchange(loop.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").status, 200);
