@@ -14,8 +14,9 @@
 // line and header parsing (RFC 9112 §2-§5), absolute-form targets (§3.2.2), query strings
 // (stripped from the path), Expect: 100-continue (RFC 9110 §10.1.1: answered when the handler
 // accepts the head), chunked request bodies (RFC 9112 §7.1), keep-alive and pipelining (one
-// request at a time per connection), head size (431 over the connection memory), the idle
-// timeout, the connection cap and the per-IP cap.
+// request at a time per connection), head size (a head over the connection memory gets MHD's
+// own error answer, with an HTML body, and a close), the idle timeout, the connection cap and
+// the per-IP cap (MHD closes connections over either cap at once, with no answer).
 //
 // What this file adds on top: Host checks (RFC 9112 §3.2: 400 for an HTTP/1.1 request without
 // Host and for any request with more than one), the bearer token (checked in the handler's
