@@ -5,11 +5,13 @@
 // judging, and reports problems as a verdict plus a static reason string.
 #include "net/http_handshake.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
 
-#include "core/sha1.h"
+#include "core/assert.h"
 
 namespace herald::net {
 namespace {
@@ -267,12 +269,22 @@ RequestHead parse_request_head(std::string_view head) noexcept {
 }
 
 std::array<char, 28> websocket_accept(std::string_view key) noexcept {
-    core::Sha1 sha;
-    sha.update(key);
-    sha.update(kWebSocketGuid);
-    const core::Sha1::Digest digest = sha.finish();
+    // One digest context per handshake (not per message); SHA-1 here is the RFC 6455 §4.2.2
+    // accept rule, not authentication.
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int digest_len = 0;
+    EVP_MD_CTX* md = EVP_MD_CTX_new();
+    const bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha1(), nullptr) == 1 &&
+                    EVP_DigestUpdate(md, key.data(), key.size()) == 1 &&
+                    EVP_DigestUpdate(md, kWebSocketGuid.data(), kWebSocketGuid.size()) == 1 &&
+                    EVP_DigestFinal_ex(md, digest.data(), &digest_len) == 1;
+    EVP_MD_CTX_free(md);
+    HERALD_ASSERT(ok && digest_len == 20);
+    // EVP_EncodeBlock writes 4 * ceil(20 / 3) = 28 characters and a terminating NUL.
+    std::array<unsigned char, 29> text{};
+    EVP_EncodeBlock(text.data(), digest.data(), 20);
     std::array<char, 28> accept;
-    core::base64_encode(digest.data(), digest.size(), accept.data());
+    std::memcpy(accept.data(), text.data(), accept.size());
     return accept;
 }
 
