@@ -269,16 +269,20 @@ RequestHead parse_request_head(std::string_view head) noexcept {
 }
 
 std::array<char, 28> websocket_accept(std::string_view key) noexcept {
-    // One digest context per handshake (not per message); SHA-1 here is the RFC 6455 §4.2.2
-    // accept rule, not authentication.
+    // SHA-1 here is the RFC 6455 §4.2.2 accept rule, not authentication. The digest is fetched
+    // once (OpenSSL 3's explicit fetch) and each thread reuses one context, so a handshake
+    // allocates nothing here.
+    static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    struct CtxFree {
+        void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+    };
+    thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> md(EVP_MD_CTX_new());
     std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
     unsigned int digest_len = 0;
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    const bool ok = md != nullptr && EVP_DigestInit_ex(md, EVP_sha1(), nullptr) == 1 &&
-                    EVP_DigestUpdate(md, key.data(), key.size()) == 1 &&
-                    EVP_DigestUpdate(md, kWebSocketGuid.data(), kWebSocketGuid.size()) == 1 &&
-                    EVP_DigestFinal_ex(md, digest.data(), &digest_len) == 1;
-    EVP_MD_CTX_free(md);
+    const bool ok = sha1 != nullptr && md && EVP_DigestInit_ex(md.get(), sha1, nullptr) == 1 &&
+                    EVP_DigestUpdate(md.get(), key.data(), key.size()) == 1 &&
+                    EVP_DigestUpdate(md.get(), kWebSocketGuid.data(), kWebSocketGuid.size()) == 1 &&
+                    EVP_DigestFinal_ex(md.get(), digest.data(), &digest_len) == 1;
     HERALD_ASSERT(ok && digest_len == 20);
     // EVP_EncodeBlock writes 4 * ceil(20 / 3) = 28 characters and a terminating NUL.
     std::array<unsigned char, 29> text{};

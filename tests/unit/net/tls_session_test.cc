@@ -3,10 +3,13 @@
 #include "net/tls_session.h"
 
 #include <gtest/gtest.h>
+#include <malloc.h>
 #include <openssl/err.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -317,6 +320,36 @@ TEST(TlsSession, ClosesWhenThePeerEndsTheStreamAfterTheHandshake) {
     EXPECT_EQ(f.session.feed_eof(), TlsState::kClosed);
     EXPECT_EQ(f.session.failure(), TlsFailure::kNone);
 }
+
+#if !defined(HERALD_SANITIZED)
+// What an open, idle session keeps on the heap (the SSL object once its record buffers were given
+// back, SSL_MODE_RELEASE_BUFFERS); the figure docs/PERFORMANCE.md quotes for wss connections.
+TEST(TlsSession, KeepsAnIdleOpenSessionSmall) {
+    constexpr int kSessions = 100;
+    test::TestPki pki;
+    core::BlockPool pool;
+    TlsContext context =
+        TlsContext::load({pki.path("chain.pem"), pki.path("server.key"), ""}).value();
+    std::vector<std::unique_ptr<TlsSession>> sessions;
+    Collector sink;
+    for (int i = 0; i < kSessions; ++i) {
+        auto client = std::make_unique<Client>(pki, ClientOptions{});
+        sessions.push_back(std::make_unique<TlsSession>(context.get(), pool));
+        for (int step = 0; step < 10; ++step) {
+            client->step();
+            sessions.back()->feed(bytes_of(client->drain()), sink);
+            client->receive(sessions.back()->take_output());
+        }
+        ASSERT_EQ(sessions.back()->state(), TlsState::kOpen);
+    }
+    const std::size_t with_sessions = mallinfo2().uordblks;
+    sessions.clear();
+    const std::size_t per_session = (with_sessions - mallinfo2().uordblks) / kSessions;
+    RecordProperty("idle_session_bytes", static_cast<int>(per_session));
+    std::printf("idle TLS session: %zu bytes on the heap\n", per_session);
+    EXPECT_LT(per_session, 16u * 1024);
+}
+#endif
 
 }  // namespace
 }  // namespace herald::net
