@@ -7,7 +7,6 @@
 #include <openssl/err.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -346,7 +345,6 @@ TEST(TlsSession, KeepsAnIdleOpenSessionSmall) {
     sessions.clear();
     const std::size_t per_session = (with_sessions - mallinfo2().uordblks) / kSessions;
     RecordProperty("idle_session_bytes", static_cast<int>(per_session));
-    std::printf("idle TLS session: %zu bytes on the heap\n", per_session);
     EXPECT_LT(per_session, 16u * 1024);
 }
 #endif
