@@ -5,11 +5,13 @@
 // judging, and reports problems as a verdict plus a static reason string.
 #include "net/http_handshake.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <cstring>
 #include <memory>
 
-#include "core/sha1.h"
+#include "core/assert.h"
 
 namespace herald::net {
 namespace {
@@ -267,12 +269,26 @@ RequestHead parse_request_head(std::string_view head) noexcept {
 }
 
 std::array<char, 28> websocket_accept(std::string_view key) noexcept {
-    core::Sha1 sha;
-    sha.update(key);
-    sha.update(kWebSocketGuid);
-    const core::Sha1::Digest digest = sha.finish();
+    // SHA-1 here is the RFC 6455 §4.2.2 accept rule, not authentication. The digest is fetched
+    // once (OpenSSL 3's explicit fetch) and each thread reuses one context, so a handshake
+    // allocates nothing here.
+    static EVP_MD* const sha1 = EVP_MD_fetch(nullptr, "SHA1", nullptr);
+    struct CtxFree {
+        void operator()(EVP_MD_CTX* c) const noexcept { EVP_MD_CTX_free(c); }
+    };
+    thread_local const std::unique_ptr<EVP_MD_CTX, CtxFree> md(EVP_MD_CTX_new());
+    std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+    unsigned int digest_len = 0;
+    const bool ok = sha1 != nullptr && md && EVP_DigestInit_ex(md.get(), sha1, nullptr) == 1 &&
+                    EVP_DigestUpdate(md.get(), key.data(), key.size()) == 1 &&
+                    EVP_DigestUpdate(md.get(), kWebSocketGuid.data(), kWebSocketGuid.size()) == 1 &&
+                    EVP_DigestFinal_ex(md.get(), digest.data(), &digest_len) == 1;
+    HERALD_ASSERT(ok && digest_len == 20);
+    // EVP_EncodeBlock writes 4 * ceil(20 / 3) = 28 characters and a terminating NUL.
+    std::array<unsigned char, 29> text{};
+    EVP_EncodeBlock(text.data(), digest.data(), 20);
     std::array<char, 28> accept;
-    core::base64_encode(digest.data(), digest.size(), accept.data());
+    std::memcpy(accept.data(), text.data(), accept.size());
     return accept;
 }
 
