@@ -5,6 +5,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 #include "core/assert.h"
 
@@ -108,5 +109,38 @@ inline void Block::unref() noexcept {
     HERALD_DCHECK(refs_ > 0);
     if (--refs_ == 0) pool_->recycle(this);
 }
+
+// An owning reference to a block (like an intrusive_ptr): TLS output blocks (net/tls_session.h)
+// travel as these.
+class BlockRef {
+  public:
+    BlockRef() noexcept = default;
+    // Adopts one reference the caller already holds.
+    static BlockRef adopt(Block* block) noexcept { return BlockRef(block); }
+    BlockRef(const BlockRef& other) noexcept : block_(other.block_) {
+        if (block_ != nullptr) block_->ref();
+    }
+    BlockRef(BlockRef&& other) noexcept : block_(std::exchange(other.block_, nullptr)) {}
+    BlockRef& operator=(BlockRef other) noexcept {
+        std::swap(block_, other.block_);
+        return *this;
+    }
+    ~BlockRef() { reset(); }
+
+    void reset() noexcept {
+        if (block_ != nullptr) std::exchange(block_, nullptr)->unref();
+    }
+    // Gives up ownership without dropping the reference.
+    Block* release() noexcept { return std::exchange(block_, nullptr); }
+
+    Block* get() const noexcept { return block_; }
+    Block* operator->() const noexcept { return block_; }
+    Block& operator*() const noexcept { return *block_; }
+    explicit operator bool() const noexcept { return block_ != nullptr; }
+
+  private:
+    explicit BlockRef(Block* block) noexcept : block_(block) {}
+    Block* block_ = nullptr;
+};
 
 }  // namespace herald::core
