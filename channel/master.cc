@@ -117,7 +117,8 @@ std::string Master::prepare() {
     io_uring probe{};
     if (const int ret = io_uring_queue_init(2, &probe, 0); ret != 0) {
         net::Uring uring;
-        return uring.init(net::UringConfig{.entries = 2});
+        const core::Status status = uring.init(net::UringConfig{.entries = 2});
+        return status ? std::string() : status.error();
     }
     io_uring_queue_exit(&probe);
 
@@ -215,8 +216,8 @@ void Master::worker_main(std::uint32_t index) {
             return render_region_stats(region_, options_.hub ? options_.workers : UINT32_MAX);
         });
         slot.ready.store(1, std::memory_order_release);
-        if (std::string err = server.run(); !err.empty()) {
-            std::fprintf(stderr, "herald: worker %u: %s\n", index, err.c_str());
+        if (core::Status ran = server.run(); !ran) {
+            std::fprintf(stderr, "herald: worker %u: %s\n", index, ran.error().c_str());
             code = 1;
         }
         server.set_relay(nullptr);

@@ -33,6 +33,7 @@ Server::Server(const ServerOptions& options, WorkerStats* stats)
       own_stats_(stats == nullptr ? std::make_unique<WorkerStats>() : nullptr),
       stats_(stats == nullptr ? own_stats_.get() : stats),
       conns_(options.max_conns != 0 ? options.max_conns : default_max_conns()),
+      outbox_(ops_, conns_, options.max_backpressure),
       parser_(options.max_group_id) {
     ws_limits_.max_message = options_.max_message;
     stats_->pid.set(static_cast<std::uint64_t>(getpid()));
@@ -43,7 +44,7 @@ Server::~Server() {
         if (!conns_.live(i)) continue;
         Connection& c = conns_[i];
         if (c.fd >= 0) close(c.fd);
-        c.out.clear(nodes_);
+        outbox_.clear(c);
         c.reader.release();
         if (c.head != nullptr) c.head->unref();
     }
@@ -67,8 +68,8 @@ core::Result<Endpoint> Server::start() {
         .recv_buffers = want_ring ? options_.recv_buffers : 0,
         .recv_buffer_size = options_.recv_buffer_size,
     };
-    if (std::string err = uring_.init(config); !err.empty()) return core::Error{err};
-    fixed_files_ = uring_.has_registered_files();
+    if (core::Status ready = uring_.init(config); !ready) return core::Error{ready.error()};
+    ops_.set_fixed_files(uring_.has_registered_files());
     if (options_.handle_signals) {
         // Blocked from here on, so a signal that arrives before the loop runs is not lost.
         sigset_t set;
@@ -105,7 +106,7 @@ const char* Server::recv_mode_name() const noexcept {
     return poll_mode_ ? "poll + recv()" : "multishot recv, provided-buffer ring";
 }
 
-std::string Server::run() {
+core::Status Server::run() {
     arm_accept();
     arm_timer();
     if (signal_fd_ >= 0) arm_signals();
@@ -115,11 +116,13 @@ std::string Server::run() {
         if (stop_requested_.load(std::memory_order_relaxed) && !stopping_) begin_shutdown();
         if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
         if (relay_ != nullptr) relay_->poll(*this);
-        flush();
+        outbox_.flush();
         if (relay_ != nullptr) relay_->flush();
         if (!poll_mode_) uring_.publish_buffers();
         int err = 0;
-        if (!wait_for_work(err)) return std::string("io_uring_enter failed: ") + std::strerror(err);
+        if (!wait_for_work(err)) {
+            return core::Error{std::string("io_uring_enter failed: ") + std::strerror(err)};
+        }
         now_ = core::now_ns();
         io_uring* ring = uring_.ring();
         io_uring_cqe* cqe = nullptr;
@@ -131,7 +134,7 @@ std::string Server::run() {
         }
         io_uring_cq_advance(ring, seen);
     }
-    return "";
+    return {};
 }
 
 // Submits this pass's operations and returns when there is something to do. Alone, that is one
@@ -162,7 +165,7 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
         case Op::kTimer:
             return on_timer();
         case Op::kSignal:
-            return on_signal();
+            return stop();
         case Op::kWake:
             return arm_wake();
         case Op::kNone:
@@ -180,15 +183,16 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
         }
         return;
     }
+    const ConnRef ref{*c, slot};
     switch (op) {
         case Op::kRecv:
-            return on_recv(*c, slot, cqe.res, cqe.flags);
+            return on_recv(ref, cqe.res, cqe.flags);
         case Op::kPoll:
-            return on_poll(*c, slot, cqe.res, cqe.flags);
+            return on_poll(ref, cqe.res, cqe.flags);
         case Op::kSend:
-            return on_send(*c, slot, cqe.res);
+            return on_send(ref, cqe.res);
         case Op::kClose:
-            return on_close(*c, slot);
+            return on_close(ref);
         default:
             return;
     }
@@ -212,16 +216,15 @@ void Server::on_accept(int res, bool more) {
         if (slot == core::Slab<Connection>::kFull) {
             stats_->rejected.add();
             close(fd);
-        } else if (fixed_files_ && uring_.register_file(slot, fd) != 0) {
+        } else if (ops_.fixed_files() && uring_.register_file(slot, fd) != 0) {
             stats_->rejected.add();
             close(fd);
             conns_.erase(slot);
         } else {
-            Connection& c = conns_[slot];
-            c.fd = fd;
+            conns_[slot].fd = fd;
             stats_->connections.set(conns_.size());
-            set_deadline(c, slot, kHandshakeTimer);
-            arm_recv(c, slot);
+            set_deadline(conn(slot), kHandshakeTimer);
+            arm_recv(conn(slot));
         }
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         // Out of descriptors or memory: wait a tick instead of spinning on the error.
@@ -261,7 +264,7 @@ void Server::on_timer() {
         memory_released_ = true;
     }
     received_since_tick_ = false;
-    expire_deadlines(now_);
+    timers_.expire(now_, [this](std::uint32_t slot) { on_deadline(conn(slot)); });
     arm_timer();
 }
 
@@ -270,8 +273,6 @@ void Server::arm_signals() {
     io_uring_prep_read(sqe, signal_fd_, &signal_info_, sizeof signal_info_, 0);
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
 }
-
-void Server::on_signal() { stop(); }
 
 void Server::arm_wake() {
     if (stopping_) return;
@@ -290,74 +291,34 @@ void Server::begin_shutdown() {
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
     for (std::uint32_t slot = 0; slot < conns_.high_water(); ++slot) {
         if (!conns_.live(slot)) continue;
-        Connection& c = conns_[slot];
-        if (c.state == ConnState::kOpen) {
-            begin_close(c, slot, close_code::kGoingAway, "server shutting down", false, false);
-        } else if (c.state == ConnState::kHandshake) {
-            abort(c, slot);
+        const ConnRef c = conn(slot);
+        if (c.conn.state == ConnState::kOpen) {
+            begin_close(c, close_code::kGoingAway, "server shutting down", CloseMode::kGraceful);
+        } else if (c.conn.state == ConnState::kHandshake) {
+            abort(c);
         }
     }
 }
 
-void Server::set_deadline(Connection& c, std::uint32_t slot, Timer timer) {
-    clear_deadline(c, slot);
-    c.deadline =
-        now_ + (timer == kHandshakeTimer ? options_.handshake_timeout : options_.close_timeout);
-    c.timer = timer;
-    TimerList& list = timers_[timer];
-    c.timer_prev = list.tail;
-    c.timer_next = kNoSlot;
-    if (list.tail != kNoSlot) {
-        conns_[list.tail].timer_next = slot;
-    } else {
-        list.head = slot;
-    }
-    list.tail = slot;
-}
-
-void Server::clear_deadline(Connection& c, std::uint32_t slot) {
-    if (c.timer == kNoTimer) return;
-    TimerList& list = timers_[c.timer];
-    if (c.timer_prev != kNoSlot) {
-        conns_[c.timer_prev].timer_next = c.timer_next;
-    } else {
-        list.head = c.timer_next;
-    }
-    if (c.timer_next != kNoSlot) {
-        conns_[c.timer_next].timer_prev = c.timer_prev;
-    } else {
-        list.tail = c.timer_prev;
-    }
-    c.timer = kNoTimer;
-    static_cast<void>(slot);
-}
-
-// Every tick: the connections at the head of each timer list whose deadline passed.
-void Server::expire_deadlines(core::Nanos now) {
-    for (std::uint8_t t = kHandshakeTimer; t < kTimers; ++t) {
-        while (timers_[t].head != kNoSlot) {
-            const std::uint32_t slot = timers_[t].head;
-            Connection& c = conns_[slot];
-            if (c.deadline > now) break;
-            clear_deadline(c, slot);
-            on_deadline(c, slot);
-        }
-    }
+void Server::set_deadline(ConnRef c, Timer timer) {
+    const core::Nanos timeout =
+        timer == kHandshakeTimer ? options_.handshake_timeout : options_.close_timeout;
+    timers_.set(c.slot, timer, now_ + timeout);
 }
 
 // A handshake, closing handshake or linger took too long: abort. A connection still waiting for
 // its operations after that gets them cancelled (and is checked again a timeout later).
-void Server::on_deadline(Connection& c, std::uint32_t slot) {
-    if (c.state == ConnState::kAborting) {
+void Server::on_deadline(ConnRef c) {
+    if (c.conn.state == ConnState::kAborting) {
         io_uring_sqe* sqe = uring_.sqe();
-        io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_prep_cancel_fd(sqe, c.conn.fd, IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
-        set_deadline(c, slot, kCloseTimer);
+        set_deadline(c, kCloseTimer);
         return;
     }
-    if (c.state != ConnState::kLingering) stats_->closes_timeout.add();
-    abort(c, slot, /*reset=*/true);
-    maybe_release(c, slot);
+    if (c.conn.state != ConnState::kLingering) stats_->closes_timeout.add();
+    abort(c, /*reset=*/true);
+    maybe_release(c);
 }
 
 }  // namespace herald::net

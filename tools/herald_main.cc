@@ -318,8 +318,8 @@ int main(int argc, char** argv) {
     }
     std::printf("herald listening on ws://%s\n", bound->to_string().c_str());
     std::fflush(stdout);
-    if (std::string err = server.run(); !err.empty()) {
-        std::fprintf(stderr, "herald: %s\n", err.c_str());
+    if (herald::core::Status ran = server.run(); !ran) {
+        std::fprintf(stderr, "herald: %s\n", ran.error().c_str());
         return 1;
     }
     return 0;
