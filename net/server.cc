@@ -36,6 +36,7 @@ Server::Server(const ServerOptions& options, WorkerStats* stats)
       outbox_(ops_, conns_, options.max_backpressure),
       parser_(options.max_group_id) {
     ws_limits_.max_message = options_.max_message;
+    stats_renderer_ = [this] { return render_own_stats(); };
     stats_->pid.set(static_cast<std::uint64_t>(getpid()));
 }
 

@@ -30,6 +30,7 @@
 #include "net/command.h"
 #include "net/conn_ops.h"
 #include "net/connection.h"
+#include "net/http_answer.h"
 #include "net/outbox.h"
 #include "net/relay.h"
 #include "net/server_options.h"
@@ -78,7 +79,8 @@ class Server final : public RecordSink {
     // Links this worker to the other processes (before run()); null: single process.
     void set_relay(Relay* relay) noexcept { relay_ = relay; }
 
-    // Replaces what GET /stats answers (the multi-process master renders every worker's).
+    // Replaces what GET /stats answers (the multi-process master renders every worker's);
+    // render_own_stats() by default.
     void set_stats_renderer(std::function<std::string()> renderer) {
         stats_renderer_ = std::move(renderer);
     }
@@ -122,8 +124,8 @@ class Server final : public RecordSink {
     // --- protocol (server_ws.cc)
     struct WsHandler;
     void handshake_input(ConnRef c, std::uint8_t* data, std::size_t n);
-    void answer_head(ConnRef c, std::string_view head);
-    void http_reply(ConnRef c, int status, std::string_view type, std::string_view body);
+    // Queues the answer to c's request head; c becomes a WebSocket or ends after the answer.
+    void answer_http(ConnRef c, HttpAnswer answer);
     void ws_input(ConnRef c, std::uint8_t* data, std::size_t n);
     bool on_command(ConnRef c, std::span<const std::uint8_t> text);
     bool send_error(ConnRef c, ErrorCode code);
@@ -177,7 +179,7 @@ class Server final : public RecordSink {
     signalfd_siginfo signal_info_{};
     std::uint64_t wake_value_ = 0;                 // target of the eventfd read
     std::unique_ptr<std::uint8_t[]> poll_buffer_;  // poll mode: one receive buffer for all
-    std::function<std::string()> stats_renderer_;
+    std::function<std::string()> stats_renderer_;  // GET /stats's body
 };
 
 }  // namespace herald::net

@@ -1,11 +1,9 @@
 // The protocol side of the worker loop: HTTP upgrade, WebSocket messages, group commands and
 // the fan-out of send_to_group.
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <utility>
 
-#include "net/http_handshake.h"
+#include "net/http_answer.h"
 #include "net/server.h"
 #include "net/stats_json.h"
 #include "net/ws_frame.h"
@@ -43,89 +41,30 @@ struct Server::WsHandler {
     }
 };
 
-// A head that arrives whole in one read (the usual case) is judged in place; one that arrives
-// in pieces is gathered in a pool block first.
-void Server::handshake_input(ConnRef ref, std::uint8_t* data, std::size_t n) {
-    Connection& c = ref.conn;
-    std::uint8_t* bytes = data;
-    std::size_t size = n;
-    if (c.head != nullptr) {
-        const std::size_t have = c.head->size;
-        c.head = pool_.grow(c.head, have + n, have);
-        std::memcpy(c.head->data() + have, data, n);
-        c.head->size = static_cast<std::uint32_t>(have + n);
-        bytes = c.head->data();
-        size = c.head->size;
-    }
-    std::size_t scan = c.head_scan;
-    const std::size_t end = find_head_end(bytes, size, scan);
-    c.head_scan = static_cast<std::uint32_t>(scan);
-    if (end == 0 ? size > kMaxRequestHead : end > kMaxRequestHead) {
-        stats_->http_errors.add();
-        return http_reply(ref, 431, "text/plain", "request head larger than 8 KiB\n");
-    }
-    if (end == 0) {
-        if (c.head == nullptr) {
-            c.head = pool_.acquire(std::max<std::size_t>(2 * n, 256));
-            std::memcpy(c.head->data(), data, n);
-            c.head->size = static_cast<std::uint32_t>(n);
-        }
-        return;
-    }
-    core::Block* held = std::exchange(c.head, nullptr);
-    answer_head(ref, {reinterpret_cast<const char*>(bytes), end});
+void Server::handshake_input(ConnRef c, std::uint8_t* data, std::size_t n) {
+    const HeadSoFar head = gather_head(c.conn, data, n, pool_);
+    if (head.too_large) return answer_http(c, too_large_answer(pool_));
+    if (head.end == 0) return;
+    core::Block* held = std::exchange(c.conn.head, nullptr);
+    answer_http(c, answer_request({reinterpret_cast<const char*>(head.bytes), head.end},
+                                  options_.worker_id, pool_, stats_renderer_));
     // Bytes after the head are the client's first frames (it need not wait for the 101).
-    if (c.state == ConnState::kOpen && size > end) ws_input(ref, bytes + end, size - end);
+    if (c.conn.state == ConnState::kOpen && head.size > head.end) {
+        ws_input(c, head.bytes + head.end, head.size - head.end);
+    }
     if (held != nullptr) held->unref();
 }
 
-void Server::answer_head(ConnRef c, std::string_view head) {
-    const RequestHead req = parse_request_head(head);
-    switch (req.verdict) {
-        case HeadVerdict::kUpgrade: {
-            char worker[48];
-            std::snprintf(worker, sizeof worker, "X-Herald-Worker: %u\r\n", options_.worker_id);
-            const std::string response = switching_protocols_response(req.key, worker);
-            core::Block* block = pool_.acquire(response.size());
-            std::memcpy(block->data(), response.data(), response.size());
-            block->size = static_cast<std::uint32_t>(response.size());
-            outbox_.push(c, block);
-            c.conn.state = ConnState::kOpen;
-            clear_deadline(c);
-            stats_->upgrades.add();
-            return;
-        }
-        case HeadVerdict::kPlain:
-            stats_->http_requests.add();
-            if (req.target == "/stats" || req.target.starts_with("/stats?")) {
-                const std::string body = stats_renderer_ ? stats_renderer_() : render_own_stats();
-                return http_reply(c, 200, "application/json", body);
-            }
-            return http_reply(c, 426, "text/plain",
-                              "herald: this is a WebSocket endpoint; connect with a WebSocket "
-                              "client (GET /stats for statistics)\n");
-        case HeadVerdict::kBadRequest:
-            stats_->http_errors.add();
-            return http_reply(c, 400, "text/plain", std::string(req.reason) + "\n");
-        case HeadVerdict::kMethodNotAllowed:
-            stats_->http_errors.add();
-            return http_reply(c, 405, "text/plain", "only GET is served here\n");
-        case HeadVerdict::kUpgradeRequired:
-            stats_->http_errors.add();
-            return http_reply(c, 426, "text/plain", "Sec-WebSocket-Version must be 13\n");
+void Server::answer_http(ConnRef c, HttpAnswer answer) {
+    outbox_.push(c, answer.response);
+    if (answer.outcome == HttpOutcome::kUpgrade) {
+        stats_->upgrades.add();
+        c.conn.state = ConnState::kOpen;
+        return clear_deadline(c);
     }
-}
-
-void Server::http_reply(ConnRef c, int status, std::string_view type, std::string_view body) {
-    if (c.conn.head != nullptr) {
-        c.conn.head->unref();
-        c.conn.head = nullptr;
-    }
-    const std::string response = http_response(status, type, body);
-    core::Block* block = pool_.acquire(response.size());
-    std::memcpy(block->data(), response.data(), response.size());
-    block->size = static_cast<std::uint32_t>(response.size());
-    outbox_.push(c, block);
+    (answer.outcome == HttpOutcome::kPlain ? stats_->http_requests : stats_->http_errors).add();
+    if (c.conn.head != nullptr) c.conn.head->unref();
+    c.conn.head = nullptr;
     c.conn.state = ConnState::kHttpReply;
     set_deadline(c, kHandshakeTimer);
 }
