@@ -33,6 +33,7 @@ Server::Server(const ServerOptions& options, WorkerStats* stats)
       own_stats_(stats == nullptr ? std::make_unique<WorkerStats>() : nullptr),
       stats_(stats == nullptr ? own_stats_.get() : stats),
       conns_(options.max_conns != 0 ? options.max_conns : default_max_conns()),
+      groups_(*stats_, options.max_groups_per_conn),
       outbox_(ops_, conns_, options.max_backpressure),
       parser_(options.max_group_id) {
     ws_limits_.max_message = options_.max_message;

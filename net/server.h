@@ -23,13 +23,13 @@
 #include <vector>
 
 #include "core/block.h"
-#include "core/group_table.h"
 #include "core/result.h"
 #include "core/slab.h"
 #include "core/timer_list.h"
 #include "net/command.h"
 #include "net/conn_ops.h"
 #include "net/connection.h"
+#include "net/fan_out.h"
 #include "net/http_answer.h"
 #include "net/outbox.h"
 #include "net/relay.h"
@@ -71,13 +71,16 @@ class Server final : public RecordSink {
     // wants: whether `group` has a local member. deliver: queues the encoded frame (the caller
     // keeps its reference) to the local members. resync: announces every group with a local
     // member again (Relay::interest).
-    bool wants(std::string_view group) override { return !groups_.members(group).empty(); }
+    bool wants(std::string_view group) override { return groups_.has_members(group); }
     core::BlockPool& pool() noexcept override { return pool_; }
     void deliver(std::uint32_t from, std::string_view group, core::Block* frame) override;
-    void resync(std::uint32_t from) override;
+    void resync(std::uint32_t /*from*/) override { groups_.announce_all(); }
 
     // Links this worker to the other processes (before run()); null: single process.
-    void set_relay(Relay* relay) noexcept { relay_ = relay; }
+    void set_relay(Relay* relay) noexcept {
+        relay_ = relay;
+        groups_.set_relay(relay);
+    }
 
     // Replaces what GET /stats answers (the multi-process master renders every worker's);
     // render_own_stats() by default.
@@ -119,7 +122,6 @@ class Server final : public RecordSink {
     // stopped reading or timed out.
     void abort(ConnRef c, bool reset = false);
     void maybe_release(ConnRef c);
-    void leave_groups(std::uint32_t slot);
 
     // --- protocol (server_ws.cc)
     struct WsHandler;
@@ -136,8 +138,6 @@ class Server final : public RecordSink {
     void begin_close(ConnRef c, std::uint16_t code, std::string_view reason, CloseMode mode);
     // Counts closes_backpressure and closes c with 1008 "send queue over limit".
     void close_over_limit(ConnRef c);
-    void deliver_message(std::string_view group, std::span<const std::uint8_t> message);
-    void fan_out(std::span<const std::uint32_t> members, core::Block* frame);
 
     ConnRef conn(std::uint32_t slot) noexcept { return {conns_[slot], slot}; }
 
@@ -164,7 +164,7 @@ class Server final : public RecordSink {
     core::Nanos now_ = 0;  // refreshed once per loop pass
 
     core::Slab<Connection> conns_;
-    core::GroupTable groups_;
+    GroupFanOut groups_;
     core::BlockPool pool_;
     ConnOps ops_{uring_, conns_};  // connection SQEs (fixed files once start() knows)
     Outbox outbox_;
@@ -172,7 +172,6 @@ class Server final : public RecordSink {
     WsLimits ws_limits_;
     std::array<core::Block*, kErrorCodeCount> error_frames_{};  // encoded once at start
 
-    std::vector<std::uint32_t> victims_;  // members to close after a fan-out
     core::TimerLists<TimerLinks, kTimers> timers_{TimerLinks{&conns_}};
 
     __kernel_timespec tick_{};

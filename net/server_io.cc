@@ -120,7 +120,7 @@ void Server::half_close(ConnRef c) {
 // released when the last one has.
 void Server::abort(ConnRef c, bool reset) {
     if (c.conn.state == ConnState::kAborting) return;
-    if (c.conn.state == ConnState::kOpen) leave_groups(c.slot);
+    if (c.conn.state == ConnState::kOpen) groups_.leave_all(c.slot);
     c.conn.state = ConnState::kAborting;
     if (reset) {
         const linger hard{1, 0};
@@ -129,16 +129,6 @@ void Server::abort(ConnRef c, bool reset) {
     shutdown(c.conn.fd, SHUT_RDWR);
     outbox_.drop_unsent(c.conn);
     set_deadline(c, kCloseTimer);
-}
-
-void Server::leave_groups(std::uint32_t slot) {
-    if (relay_ != nullptr) {
-        groups_.leave_all(slot, [this](std::string_view group) { relay_->interest(group, false); });
-    } else {
-        groups_.leave_all(slot);
-    }
-    stats_->groups.set(groups_.group_count());
-    stats_->memberships.set(groups_.membership_count());
 }
 
 // Once no operation names the slot, close the descriptor and its fixed-file entry (two

@@ -87,34 +87,26 @@ bool Server::on_command(ConnRef c, std::span<const std::uint8_t> text) {
     if (r.error != ErrorCode::kNone) return send_error(c, r.error);
     const Command& cmd = r.command;
     switch (cmd.kind) {
-        case CommandKind::kAddGroup: {
-            const auto joined = groups_.join(c.slot, cmd.group_id, options_.max_groups_per_conn);
-            if (joined == core::GroupTable::JoinResult::kTooManyGroups) {
+        case CommandKind::kAddGroup:
+            if (!groups_.join(c.slot, cmd.group_id)) {
                 return send_error(c, ErrorCode::kTooManyGroups);
             }
-            if (joined == core::GroupTable::JoinResult::kJoinedNewGroup && relay_ != nullptr) {
-                relay_->interest(cmd.group_id, true);
-            }
             break;
-        }
         case CommandKind::kLeaveGroup:
-            if (groups_.leave(c.slot, cmd.group_id) ==
-                    core::GroupTable::LeaveResult::kLeftGroupRemoved &&
-                relay_ != nullptr) {
-                relay_->interest(cmd.group_id, false);
-            }
+            groups_.leave(c.slot, cmd.group_id);
             break;
         case CommandKind::kSendToGroup: {
             stats_->publishes.add();
             const std::span<const std::uint8_t> message{
                 reinterpret_cast<const std::uint8_t*>(cmd.message.data()), cmd.message.size()};
-            deliver_message(cmd.group_id, message);
+            for (const std::uint32_t m :
+                 groups_.send(cmd.group_id, message, pool_, outbox_, conns_)) {
+                close_over_limit(conn(m));
+            }
             if (relay_ != nullptr) relay_->publish(cmd.group_id, message);
             break;
         }
     }
-    stats_->groups.set(groups_.group_count());
-    stats_->memberships.set(groups_.membership_count());
     return c.conn.state == ConnState::kOpen;  // the sender may have been closed by its own fan-out
 }
 
@@ -149,7 +141,7 @@ void Server::close_over_limit(ConnRef c) {
 
 void Server::begin_close(ConnRef c, std::uint16_t code, std::string_view reason, CloseMode mode) {
     if (c.conn.state != ConnState::kOpen) return;
-    leave_groups(c.slot);
+    groups_.leave_all(c.slot);
     if (mode != CloseMode::kGraceful) outbox_.drop_unsent(c.conn);
     outbox_.push(c, make_close_frame(pool_, code, reason));
     c.conn.state = ConnState::kClosing;
@@ -157,41 +149,13 @@ void Server::begin_close(ConnRef c, std::uint16_t code, std::string_view reason,
     set_deadline(c, kCloseTimer);
 }
 
+// Members refused for backpressure are closed after the fan-out (closing changes the member
+// arrays it walks).
 void Server::deliver(std::uint32_t /*from*/, std::string_view group, core::Block* frame) {
     stats_->remote_publishes.add();
-    const std::span<const std::uint32_t> members = groups_.members(group);
-    if (!members.empty()) fan_out(members, frame);
-}
-
-void Server::resync(std::uint32_t /*from*/) {
-    if (relay_ == nullptr) return;
-    groups_.for_each_group(
-        [this](std::string_view group, std::size_t) { relay_->interest(group, true); });
-}
-
-void Server::deliver_message(std::string_view group, std::span<const std::uint8_t> message) {
-    const std::span<const std::uint32_t> members = groups_.members(group);
-    if (members.empty()) return;
-    core::Block* frame = make_frame(pool_, Opcode::kText, message);
-    fan_out(members, frame);
-    frame->unref();
-}
-
-// Queues `frame` to every member. Members over --max-backpressure are closed afterwards
-// (closing changes the member array being walked).
-void Server::fan_out(std::span<const std::uint32_t> members, core::Block* frame) {
-    std::uint64_t delivered = 0;
-    for (const std::uint32_t m : members) {
-        const SendStatus status = outbox_.enqueue(conn(m), frame);
-        if (status == SendStatus::kQueued) {
-            ++delivered;
-        } else if (status == SendStatus::kBackpressure) {
-            victims_.push_back(m);
-        }
+    for (const std::uint32_t m : groups_.send(group, frame, outbox_, conns_)) {
+        close_over_limit(conn(m));
     }
-    stats_->deliveries.add(delivered);
-    for (const std::uint32_t m : victims_) close_over_limit(conn(m));
-    victims_.clear();
 }
 
 std::string Server::render_own_stats() const {
