@@ -81,19 +81,8 @@ core::Result<Endpoint> Server::start() {
         sigprocmask(SIG_BLOCK, &set, nullptr);
         signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
     }
-    poll_mode_ = !uring_.has_buffer_ring();
-    if (poll_mode_ && options_.recv_mode == RecvMode::kRing) {
-        return core::Error{
-            "this kernel has no io_uring provided-buffer rings (Linux 5.19+): use "
-            "--recv-mode poll or auto"};
-    }
-    if (poll_mode_ && want_ring) {
-        log_line("herald: %s\n",
-                 "io_uring provided-buffer rings unavailable: falling back to poll + recv()");
-    }
-    if (poll_mode_) {
-        poll_buffer_ =
-            std::make_unique<std::uint8_t[]>(options_.recv_buffer_size + core::Block::kPadding);
+    if (core::Status recv = inbox_.start(options_.recv_mode, options_.recv_buffer_size); !recv) {
+        return core::Error{recv.error()};
     }
     for (std::size_t i = 1; i < kErrorCodeCount; ++i) {
         const std::string_view json = error_json(static_cast<ErrorCode>(i));
@@ -102,10 +91,6 @@ core::Result<Endpoint> Server::start() {
                        {reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
     }
     return bound;
-}
-
-const char* Server::recv_mode_name() const noexcept {
-    return poll_mode_ ? "poll + recv()" : "multishot recv, provided-buffer ring";
 }
 
 core::Status Server::run() {
@@ -120,7 +105,7 @@ core::Status Server::run() {
         if (relay_ != nullptr) relay_->poll(*this);
         outbox_.flush();
         if (relay_ != nullptr) relay_->flush();
-        if (!poll_mode_) uring_.publish_buffers();
+        if (!inbox_.poll_mode()) uring_.publish_buffers();
         int err = 0;
         if (!wait_for_work(err)) {
             return core::Error{std::string("io_uring_enter failed: ") + std::strerror(err)};
@@ -188,9 +173,12 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
     const ConnRef ref{*c, slot};
     switch (op) {
         case Op::kRecv:
-            return on_recv(ref, cqe.res, cqe.flags);
         case Op::kPoll:
-            return on_poll(ref, cqe.res, cqe.flags);
+            inbox_.on_completion(
+                ref, cqe.res, cqe.flags,
+                [&](std::uint8_t* data, std::size_t n) { input(ref, data, n); },
+                [&] { abort(ref); });
+            return maybe_release(ref);
         case Op::kSend:
             return on_send(ref, cqe.res);
         case Op::kClose:
@@ -226,7 +214,7 @@ void Server::on_accept(int res, bool more) {
             conns_[slot].fd = fd;
             stats_->connections.set(conns_.size());
             set_deadline(conn(slot), kHandshakeTimer);
-            arm_recv(conn(slot));
+            inbox_.arm(conn(slot));
         }
     } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
         // Out of descriptors or memory: wait a tick instead of spinning on the error.
@@ -260,7 +248,7 @@ void Server::on_timer() {
     // A tick without any input: give the memory that traffic used back to the system, so an
     // idle worker's footprint is its connections, not its busiest moment.
     if (!received_since_tick_ && !memory_released_) {
-        if (!poll_mode_) uring_.release_buffer_memory();
+        if (!inbox_.poll_mode()) uring_.release_buffer_memory();
         pool_.trim();
         malloc_trim(0);
         memory_released_ = true;

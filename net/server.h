@@ -31,6 +31,7 @@
 #include "net/connection.h"
 #include "net/fan_out.h"
 #include "net/http_answer.h"
+#include "net/inbox.h"
 #include "net/outbox.h"
 #include "net/relay.h"
 #include "net/server_options.h"
@@ -90,7 +91,7 @@ class Server final : public RecordSink {
     std::string render_own_stats() const;
 
     const WorkerStats& stats() const noexcept { return *stats_; }
-    const char* recv_mode_name() const noexcept;
+    const char* recv_mode_name() const noexcept { return inbox_.mode_name(); }
 
   private:
     // --- loop (server.cc)
@@ -111,9 +112,6 @@ class Server final : public RecordSink {
     void on_deadline(ConnRef c);
 
     // --- connection I/O (server_io.cc)
-    void arm_recv(ConnRef c);
-    void on_recv(ConnRef c, int res, unsigned flags);
-    void on_poll(ConnRef c, int res, unsigned flags);
     void on_send(ConnRef c, int res);
     void on_close(ConnRef c);
     void input(ConnRef c, std::uint8_t* data, std::size_t n);
@@ -154,7 +152,6 @@ class Server final : public RecordSink {
     Uring uring_;
     int listen_fd_ = -1;
     int signal_fd_ = -1;
-    bool poll_mode_ = false;  // recv fallback: poll + recv()
     std::atomic<bool> stop_requested_{false};
     bool stopping_ = false;
     bool accept_paused_ = false;        // out of descriptors: retry on the next tick
@@ -168,6 +165,7 @@ class Server final : public RecordSink {
     core::BlockPool pool_;
     ConnOps ops_{uring_, conns_};  // connection SQEs (fixed files once start() knows)
     Outbox outbox_;
+    Inbox inbox_{ops_, *stats_};
     CommandParser parser_;
     WsLimits ws_limits_;
     std::array<core::Block*, kErrorCodeCount> error_frames_{};  // encoded once at start
@@ -177,7 +175,6 @@ class Server final : public RecordSink {
     __kernel_timespec tick_{};
     signalfd_siginfo signal_info_{};
     std::uint64_t wake_value_ = 0;                 // target of the eventfd read
-    std::unique_ptr<std::uint8_t[]> poll_buffer_;  // poll mode: one receive buffer for all
     std::function<std::string()> stats_renderer_;  // GET /stats's body
 };
 

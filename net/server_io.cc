@@ -1,4 +1,4 @@
-// Connection I/O of the worker loop: receive, send completions, and the close sequence.
+// Connection I/O of the worker loop: what arrives, send completions, and the close sequence.
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -8,68 +8,6 @@
 #include "net/server.h"
 
 namespace herald::net {
-
-void Server::arm_recv(ConnRef c) {
-    if (poll_mode_) {
-        ops_.prepare(c, Op::kPoll, [](io_uring_sqe* sqe, int target) {
-            io_uring_prep_poll_multishot(sqe, target, POLLIN | POLLRDHUP);
-        });
-    } else {
-        ops_.prepare(c, Op::kRecv, [](io_uring_sqe* sqe, int target) {
-            io_uring_prep_recv_multishot(sqe, target, nullptr, 0, 0);
-            sqe->flags |= IOSQE_BUFFER_SELECT;
-            sqe->buf_group = Uring::kBufferGroup;
-        });
-    }
-    c.conn.recv_armed = true;
-}
-
-void Server::on_recv(ConnRef c, int res, unsigned flags) {
-    const bool more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        c.conn.recv_armed = false;
-        --c.conn.ops;
-    }
-    if (res > 0) {
-        const auto id = static_cast<std::uint16_t>(flags >> IORING_CQE_BUFFER_SHIFT);
-        input(c, uring_.buffer(id), static_cast<std::size_t>(res));
-        uring_.recycle_buffer(id);
-        if (!more && c.conn.state != ConnState::kAborting) arm_recv(c);
-    } else if (res == -ENOBUFS) {
-        // Every provided buffer is in use: they come back as this pass's completions are
-        // handled, so re-arming now is safe.
-        stats_->recv_no_buffers.add();
-        if (!more && c.conn.state != ConnState::kAborting) arm_recv(c);
-    } else {
-        abort(c);  // EOF (0), reset, or cancelled
-    }
-    maybe_release(c);
-}
-
-// Poll fallback: readable means recv() until it would block, into one loop-wide buffer.
-void Server::on_poll(ConnRef c, int res, unsigned flags) {
-    const bool more = (flags & IORING_CQE_F_MORE) != 0;
-    if (!more) {
-        c.conn.recv_armed = false;
-        --c.conn.ops;
-    }
-    if (res < 0) {
-        abort(c);
-        return maybe_release(c);
-    }
-    std::uint8_t* buf = poll_buffer_.get();
-    while (c.conn.state != ConnState::kAborting) {
-        const ssize_t n = ::recv(c.conn.fd, buf, options_.recv_buffer_size, MSG_DONTWAIT);
-        if (n > 0) {
-            input(c, buf, static_cast<std::size_t>(n));
-            continue;
-        }
-        if (n < 0 && (errno == EAGAIN || errno == EINTR)) break;
-        abort(c);  // EOF or error
-    }
-    if (!more && c.conn.state != ConnState::kAborting) arm_recv(c);
-    maybe_release(c);
-}
 
 void Server::input(ConnRef c, std::uint8_t* data, std::size_t n) {
     stats_->bytes_in.add(n);
