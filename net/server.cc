@@ -1,14 +1,10 @@
 #include "net/server.h"
 
 #include <malloc.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "net/ws_frame.h"
@@ -23,8 +19,6 @@ std::uint32_t default_max_conns() {
     const rlim_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
     return static_cast<std::uint32_t>(std::min<rlim_t>(usable, 1u << 20));
 }
-
-void log_line(const char* fmt, const char* arg) { std::fprintf(stderr, fmt, arg); }
 
 }  // namespace
 
@@ -53,15 +47,12 @@ Server::~Server() {
     for (core::Block* b : error_frames_) {
         if (b != nullptr) b->unref();
     }
-    if (listen_fd_ >= 0) close(listen_fd_);
     if (signal_fd_ >= 0) close(signal_fd_);
 }
 
 core::Result<Endpoint> Server::start() {
-    Endpoint bound = options_.listen;
-    auto fd = listen_on(bound, ListenOptions{.reuse_port = options_.reuse_port});
-    if (!fd) return core::Error{fd.error()};
-    listen_fd_ = *fd;
+    auto bound = listener_.open(options_.listen, options_.reuse_port);
+    if (!bound) return bound;
 
     const bool want_ring = options_.recv_mode != RecvMode::kPoll;
     UringConfig config{
@@ -94,7 +85,7 @@ core::Result<Endpoint> Server::start() {
 }
 
 core::Status Server::run() {
-    arm_accept();
+    listener_.arm();
     arm_timer();
     if (signal_fd_ >= 0) arm_signals();
     if (relay_ != nullptr) arm_wake();
@@ -188,47 +179,28 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
     }
 }
 
-void Server::arm_accept() {
-    io_uring_sqe* sqe = uring_.sqe();
-    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kAccept, 0, 0));
-}
-
 void Server::on_accept(int res, bool more) {
-    if (res >= 0) {
-        const int fd = res;
-        stats_->accepted.add();
-        if (stopping_) {
-            close(fd);
-            return;
-        }
-        const std::uint32_t slot = conns_.emplace();
-        if (slot == core::Slab<Connection>::kFull) {
-            stats_->rejected.add();
-            close(fd);
-        } else if (ops_.fixed_files() && uring_.register_file(slot, fd) != 0) {
-            stats_->rejected.add();
-            close(fd);
-            conns_.erase(slot);
-        } else {
-            conns_[slot].fd = fd;
-            stats_->connections.set(conns_.size());
-            set_deadline(conn(slot), kHandshakeTimer);
-            inbox_.arm(conn(slot));
-        }
-    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-        // Out of descriptors or memory: wait a tick instead of spinning on the error.
-        if (!accept_paused_) {
-            log_line(
-                "herald: accept failed (%s): pausing accepts for a moment; raise `ulimit -n` "
-                "or lower the load\n",
-                std::strerror(-res));
-        }
-        accept_paused_ = true;
-    } else if (res != -ECANCELED && res != -EINVAL && res != -EBADF) {
-        log_line("herald: accept failed: %s\n", std::strerror(-res));
+    const int fd = listener_.on_accept(res, more, stopping_);
+    if (fd < 0) return;
+    stats_->accepted.add();
+    if (stopping_) {
+        close(fd);
+        return;
     }
-    if (!more && !accept_paused_ && !stopping_) arm_accept();
+    const std::uint32_t slot = conns_.emplace();
+    if (slot == core::Slab<Connection>::kFull) {
+        stats_->rejected.add();
+        close(fd);
+    } else if (ops_.fixed_files() && uring_.register_file(slot, fd) != 0) {
+        stats_->rejected.add();
+        close(fd);
+        conns_.erase(slot);
+    } else {
+        conns_[slot].fd = fd;
+        stats_->connections.set(conns_.size());
+        set_deadline(conn(slot), kHandshakeTimer);
+        inbox_.arm(conn(slot));
+    }
 }
 
 void Server::arm_timer() {
@@ -241,10 +213,7 @@ void Server::arm_timer() {
 }
 
 void Server::on_timer() {
-    if (accept_paused_ && !stopping_) {
-        accept_paused_ = false;
-        arm_accept();
-    }
+    if (!stopping_) listener_.resume();
     // A tick without any input: give the memory that traffic used back to the system, so an
     // idle worker's footprint is its connections, not its busiest moment.
     if (!received_since_tick_ && !memory_released_) {
@@ -276,9 +245,7 @@ void Server::arm_wake() {
 void Server::begin_shutdown() {
     stopping_ = true;
     stop_deadline_ = now_ + options_.close_timeout + 2 * options_.tick;
-    io_uring_sqe* sqe = uring_.sqe();
-    io_uring_prep_cancel64(sqe, encode_user_data(Op::kAccept, 0, 0), 0);
-    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
+    listener_.cancel();
     for (std::uint32_t slot = 0; slot < conns_.high_water(); ++slot) {
         if (!conns_.live(slot)) continue;
         const ConnRef c = conn(slot);

@@ -32,6 +32,7 @@
 #include "net/fan_out.h"
 #include "net/http_answer.h"
 #include "net/inbox.h"
+#include "net/listener.h"
 #include "net/outbox.h"
 #include "net/relay.h"
 #include "net/server_options.h"
@@ -95,7 +96,6 @@ class Server final : public RecordSink {
 
   private:
     // --- loop (server.cc)
-    void arm_accept();
     void arm_timer();
     void arm_signals();
     void arm_wake();
@@ -150,11 +150,10 @@ class Server final : public RecordSink {
     Relay* relay_ = nullptr;
     WorkerStats* stats_;
     Uring uring_;
-    int listen_fd_ = -1;
+    Listener listener_{uring_};
     int signal_fd_ = -1;
     std::atomic<bool> stop_requested_{false};
     bool stopping_ = false;
-    bool accept_paused_ = false;        // out of descriptors: retry on the next tick
     bool received_since_tick_ = false;  // any input since the last tick
     bool memory_released_ = false;      // idle memory already given back
     core::Nanos stop_deadline_ = 0;
