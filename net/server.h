@@ -1,5 +1,7 @@
 // One herald worker: an io_uring event loop that accepts WebSocket clients, runs the group
-// protocol and fans messages out to group members.
+// protocol and fans messages out to group members. The loop composes its parts:
+//   Listener (accept)  Inbox (receive)  Outbox (send)  GroupFanOut (groups, fan-out)
+//   http_answer (the HTTP side)  core::TimerLists (deadlines)  ConnOps (connection SQEs)
 //
 // Techniques (see docs/ARCHITECTURE.md):
 //  - multishot accept; multishot recv into a provided-buffer ring (poll + recv() fallback);
