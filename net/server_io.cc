@@ -1,9 +1,6 @@
 // Connection I/O of the worker loop: what arrives, send completions, and the close sequence.
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <cerrno>
 
 #include "net/server.h"
 
