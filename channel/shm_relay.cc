@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "net/server.h"
 #include "net/ws_frame.h"
 
 namespace herald::channel {
@@ -172,27 +171,6 @@ void ShmRelay::announce_reset() {
 }
 
 void ShmRelay::announce_resync() { write_control(kResyncRecord, 0, {}); }
-
-// A worker's Server as the sink: deliver to local members; the hub's resync makes it announce
-// every group it has members in.
-struct ShmRelay::ServerSink final : RecordSink {
-    ShmRelay& relay;
-    net::Server& server;
-    ServerSink(ShmRelay& r, net::Server& s) : relay(r), server(s) {}
-    bool wants(std::string_view group) override { return server.has_members(group); }
-    core::BlockPool& pool() override { return server.pool(); }
-    void deliver(std::uint32_t, std::string_view group, core::Block* frame) override {
-        server.deliver_frame(group, frame);
-    }
-    void resync(std::uint32_t) override {
-        server.for_each_group([this](std::string_view group) { relay.interest(group, true); });
-    }
-};
-
-bool ShmRelay::poll(net::Server& server) {
-    ServerSink sink(*this, server);
-    return poll_into(sink);
-}
 
 bool ShmRelay::poll_into(RecordSink& sink) {
     std::size_t done = 0;

@@ -14,20 +14,8 @@
 
 namespace herald::channel {
 
-// Where records read from the rings go: a worker's Server, or the hub.
-class RecordSink {
-  public:
-    virtual ~RecordSink() = default;
-    // Whether a message for `group` is wanted at all (else it is not even copied).
-    virtual bool wants(std::string_view group) = 0;
-    virtual core::BlockPool& pool() = 0;
-    // A whole message for `group`, as a text frame (net::make_frame); the sink takes its own
-    // references.
-    virtual void deliver(std::uint32_t from, std::string_view group, core::Block* frame) = 0;
-    virtual void interest(std::uint32_t /*from*/, std::string_view /*group*/, bool /*joined*/) {}
-    virtual void reset(std::uint32_t /*from*/) {}
-    virtual void resync(std::uint32_t /*from*/) {}
-};
+// Where records read from the rings go: a worker's Server, or the hub (net/relay.h).
+using RecordSink = net::RecordSink;
 
 struct RelayOptions {
     core::Nanos spin = 5 * core::kMicrosecond;  // --spin: spin on the rings before sleeping
@@ -61,7 +49,7 @@ class ShmRelay final : public net::Relay {
 
     void publish(std::string_view group, std::span<const std::uint8_t> message) override;
     void interest(std::string_view group, bool joined) override;
-    bool poll(net::Server& server) override;
+    bool poll(net::RecordSink& sink) override { return poll_into(sink); }
     bool pending() const override;
     void flush() override;
     bool prepare_to_sleep() override;
@@ -71,7 +59,6 @@ class ShmRelay final : public net::Relay {
 
   private:
     struct Visitor;
-    struct ServerSink;
     // A chunked message being reassembled from ring `r`.
     struct Partial {
         core::Block* frame = nullptr;  // reserve_frame()d for the whole message

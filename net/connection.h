@@ -5,6 +5,7 @@
 
 #include "core/block.h"
 #include "core/clock.h"
+#include "core/timer_list.h"
 #include "net/send_queue.h"
 #include "net/ws_reader.h"
 
@@ -36,14 +37,18 @@ struct Connection {
     std::uint16_t errors = 0;           // failed commands in the current error window
     std::uint16_t inflight_frames = 0;  // frames the send in flight covers
     std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)
-    std::uint32_t timer_prev = 0;       // neighbours in the loop's timer list (slots)
-    std::uint32_t timer_next = 0;
-    std::uint8_t timer = 0;    // which timer list holds it (0: none)
-    core::Nanos deadline = 0;  // when the current timer fires (if timer != 0)
+    core::TimerLink timer;              // its place in the loop's deadline lists
     core::Nanos error_window_start = 0;
     core::Block* head = nullptr;  // the request head so far (handshake only)
     SendQueue out;                // frames not yet acknowledged by a send completion
     WsReader reader;              // frame parsing state
+};
+
+// A connection as the loop's functions take it: the object and its slab slot (which names it in
+// user_data and in the registered-file table). Cheap to copy; valid while the slot is live.
+struct ConnRef {
+    Connection& conn;
+    std::uint32_t slot;
 };
 
 }  // namespace herald::net

@@ -6,9 +6,29 @@
 #include <span>
 #include <string_view>
 
+#include "core/block.h"
+
 namespace herald::net {
 
-class Server;
+// Where records read from other processes' rings go: a worker's Server, or the hub. The reader
+// calls it once per record, from its loop's thread.
+class RecordSink {
+  public:
+    virtual ~RecordSink() = default;
+    // Whether a message for `group` is wanted at all (else it is not even copied).
+    virtual bool wants(std::string_view group) = 0;
+    // The pool the reader builds frames for this sink in.
+    virtual core::BlockPool& pool() = 0;
+    // A whole message for `group` from process `from`, as a text frame (net::make_frame); the
+    // sink takes its own references.
+    virtual void deliver(std::uint32_t from, std::string_view group, core::Block* frame) = 0;
+    // Process `from`'s first local member joined `group` (joined) or its last one left.
+    virtual void interest(std::uint32_t /*from*/, std::string_view /*group*/, bool /*joined*/) {}
+    // Process `from` (re)started with no members: forget its interest.
+    virtual void reset(std::uint32_t /*from*/) {}
+    // Process `from` (the hub) (re)started: announce every group with a local member again.
+    virtual void resync(std::uint32_t /*from*/) {}
+};
 
 // A worker's link to the rest of herald. The loop calls it from its one thread:
 //   each pass:      poll() (deliver what others published), then flush() after its own sends
@@ -23,9 +43,9 @@ class Relay {
     // The first local member joined `group` (joined) or the last one left (!joined).
     virtual void interest(std::string_view group, bool joined) = 0;
 
-    // Delivers events from other processes through server.deliver_frame(). Returns true when it
-    // delivered anything.
-    virtual bool poll(Server& server) = 0;
+    // Delivers what other processes published since the last call into `sink` (a few hundred
+    // records per process at most). Returns true when it read anything.
+    virtual bool poll(RecordSink& sink) = 0;
     // True when other processes published something poll() has not taken yet. Cheap: a few
     // shared-memory loads, for spinning.
     virtual bool pending() const = 0;

@@ -1,14 +1,10 @@
 #include "net/server.h"
 
 #include <malloc.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include "net/ws_frame.h"
@@ -24,8 +20,6 @@ std::uint32_t default_max_conns() {
     return static_cast<std::uint32_t>(std::min<rlim_t>(usable, 1u << 20));
 }
 
-void log_line(const char* fmt, const char* arg) { std::fprintf(stderr, fmt, arg); }
-
 }  // namespace
 
 Server::Server(const ServerOptions& options, WorkerStats* stats)
@@ -33,8 +27,11 @@ Server::Server(const ServerOptions& options, WorkerStats* stats)
       own_stats_(stats == nullptr ? std::make_unique<WorkerStats>() : nullptr),
       stats_(stats == nullptr ? own_stats_.get() : stats),
       conns_(options.max_conns != 0 ? options.max_conns : default_max_conns()),
+      groups_(*stats_, options.max_groups_per_conn),
+      outbox_(ops_, conns_, options.max_backpressure),
       parser_(options.max_group_id) {
     ws_limits_.max_message = options_.max_message;
+    stats_renderer_ = [this] { return render_own_stats(); };
     stats_->pid.set(static_cast<std::uint64_t>(getpid()));
 }
 
@@ -43,22 +40,19 @@ Server::~Server() {
         if (!conns_.live(i)) continue;
         Connection& c = conns_[i];
         if (c.fd >= 0) close(c.fd);
-        c.out.clear(nodes_);
+        outbox_.clear(c);
         c.reader.release();
         if (c.head != nullptr) c.head->unref();
     }
     for (core::Block* b : error_frames_) {
         if (b != nullptr) b->unref();
     }
-    if (listen_fd_ >= 0) close(listen_fd_);
     if (signal_fd_ >= 0) close(signal_fd_);
 }
 
 core::Result<Endpoint> Server::start() {
-    Endpoint bound = options_.listen;
-    auto fd = listen_on(bound, ListenOptions{.reuse_port = options_.reuse_port});
-    if (!fd) return core::Error{fd.error()};
-    listen_fd_ = *fd;
+    auto bound = listener_.open(options_.listen, options_.reuse_port);
+    if (!bound) return bound;
 
     const bool want_ring = options_.recv_mode != RecvMode::kPoll;
     UringConfig config{
@@ -67,8 +61,8 @@ core::Result<Endpoint> Server::start() {
         .recv_buffers = want_ring ? options_.recv_buffers : 0,
         .recv_buffer_size = options_.recv_buffer_size,
     };
-    if (std::string err = uring_.init(config); !err.empty()) return core::Error{err};
-    fixed_files_ = uring_.has_registered_files();
+    if (core::Status ready = uring_.init(config); !ready) return core::Error{ready.error()};
+    ops_.set_fixed_files(uring_.has_registered_files());
     if (options_.handle_signals) {
         // Blocked from here on, so a signal that arrives before the loop runs is not lost.
         sigset_t set;
@@ -78,19 +72,8 @@ core::Result<Endpoint> Server::start() {
         sigprocmask(SIG_BLOCK, &set, nullptr);
         signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
     }
-    poll_mode_ = !uring_.has_buffer_ring();
-    if (poll_mode_ && options_.recv_mode == RecvMode::kRing) {
-        return core::Error{
-            "this kernel has no io_uring provided-buffer rings (Linux 5.19+): use "
-            "--recv-mode poll or auto"};
-    }
-    if (poll_mode_ && want_ring) {
-        log_line("herald: %s\n",
-                 "io_uring provided-buffer rings unavailable: falling back to poll + recv()");
-    }
-    if (poll_mode_) {
-        poll_buffer_ =
-            std::make_unique<std::uint8_t[]>(options_.recv_buffer_size + core::Block::kPadding);
+    if (core::Status recv = inbox_.start(options_.recv_mode, options_.recv_buffer_size); !recv) {
+        return core::Error{recv.error()};
     }
     for (std::size_t i = 1; i < kErrorCodeCount; ++i) {
         const std::string_view json = error_json(static_cast<ErrorCode>(i));
@@ -101,12 +84,8 @@ core::Result<Endpoint> Server::start() {
     return bound;
 }
 
-const char* Server::recv_mode_name() const noexcept {
-    return poll_mode_ ? "poll + recv()" : "multishot recv, provided-buffer ring";
-}
-
-std::string Server::run() {
-    arm_accept();
+core::Status Server::run() {
+    listener_.arm();
     arm_timer();
     if (signal_fd_ >= 0) arm_signals();
     if (relay_ != nullptr) arm_wake();
@@ -115,11 +94,13 @@ std::string Server::run() {
         if (stop_requested_.load(std::memory_order_relaxed) && !stopping_) begin_shutdown();
         if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
         if (relay_ != nullptr) relay_->poll(*this);
-        flush();
+        outbox_.flush();
         if (relay_ != nullptr) relay_->flush();
-        if (!poll_mode_) uring_.publish_buffers();
+        if (!inbox_.poll_mode()) uring_.publish_buffers();
         int err = 0;
-        if (!wait_for_work(err)) return std::string("io_uring_enter failed: ") + std::strerror(err);
+        if (!wait_for_work(err)) {
+            return core::Error{std::string("io_uring_enter failed: ") + std::strerror(err)};
+        }
         now_ = core::now_ns();
         io_uring* ring = uring_.ring();
         io_uring_cqe* cqe = nullptr;
@@ -131,7 +112,7 @@ std::string Server::run() {
         }
         io_uring_cq_advance(ring, seen);
     }
-    return "";
+    return {};
 }
 
 // Submits this pass's operations and returns when there is something to do. Alone, that is one
@@ -162,7 +143,7 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
         case Op::kTimer:
             return on_timer();
         case Op::kSignal:
-            return on_signal();
+            return stop();
         case Op::kWake:
             return arm_wake();
         case Op::kNone:
@@ -180,62 +161,46 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
         }
         return;
     }
+    const ConnRef ref{*c, slot};
     switch (op) {
         case Op::kRecv:
-            return on_recv(*c, slot, cqe.res, cqe.flags);
         case Op::kPoll:
-            return on_poll(*c, slot, cqe.res, cqe.flags);
+            inbox_.on_completion(
+                ref, cqe.res, cqe.flags,
+                [&](std::uint8_t* data, std::size_t n) { input(ref, data, n); },
+                [&] { abort(ref); });
+            return maybe_release(ref);
         case Op::kSend:
-            return on_send(*c, slot, cqe.res);
+            return on_send(ref, cqe.res);
         case Op::kClose:
-            return on_close(*c, slot);
+            return on_close(ref);
         default:
             return;
     }
 }
 
-void Server::arm_accept() {
-    io_uring_sqe* sqe = uring_.sqe();
-    io_uring_prep_multishot_accept(sqe, listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kAccept, 0, 0));
-}
-
 void Server::on_accept(int res, bool more) {
-    if (res >= 0) {
-        const int fd = res;
-        stats_->accepted.add();
-        if (stopping_) {
-            close(fd);
-            return;
-        }
-        const std::uint32_t slot = conns_.emplace();
-        if (slot == core::Slab<Connection>::kFull) {
-            stats_->rejected.add();
-            close(fd);
-        } else if (fixed_files_ && uring_.register_file(slot, fd) != 0) {
-            stats_->rejected.add();
-            close(fd);
-            conns_.erase(slot);
-        } else {
-            Connection& c = conns_[slot];
-            c.fd = fd;
-            stats_->connections.set(conns_.size());
-            set_deadline(c, slot, kHandshakeTimer);
-            arm_recv(c, slot);
-        }
-    } else if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-        // Out of descriptors or memory: wait a tick instead of spinning on the error.
-        if (!accept_paused_) {
-            log_line(
-                "herald: accept failed (%s): pausing accepts for a moment; raise `ulimit -n` "
-                "or lower the load\n",
-                std::strerror(-res));
-        }
-        accept_paused_ = true;
-    } else if (res != -ECANCELED && res != -EINVAL && res != -EBADF) {
-        log_line("herald: accept failed: %s\n", std::strerror(-res));
+    const int fd = listener_.on_accept(res, more, stopping_);
+    if (fd < 0) return;
+    stats_->accepted.add();
+    if (stopping_) {
+        close(fd);
+        return;
     }
-    if (!more && !accept_paused_ && !stopping_) arm_accept();
+    const std::uint32_t slot = conns_.emplace();
+    if (slot == core::Slab<Connection>::kFull) {
+        stats_->rejected.add();
+        close(fd);
+    } else if (ops_.fixed_files() && uring_.register_file(slot, fd) != 0) {
+        stats_->rejected.add();
+        close(fd);
+        conns_.erase(slot);
+    } else {
+        conns_[slot].fd = fd;
+        stats_->connections.set(conns_.size());
+        set_deadline(conn(slot), kHandshakeTimer);
+        inbox_.arm(conn(slot));
+    }
 }
 
 void Server::arm_timer() {
@@ -248,20 +213,17 @@ void Server::arm_timer() {
 }
 
 void Server::on_timer() {
-    if (accept_paused_ && !stopping_) {
-        accept_paused_ = false;
-        arm_accept();
-    }
+    if (!stopping_) listener_.resume();
     // A tick without any input: give the memory that traffic used back to the system, so an
     // idle worker's footprint is its connections, not its busiest moment.
     if (!received_since_tick_ && !memory_released_) {
-        if (!poll_mode_) uring_.release_buffer_memory();
+        if (!inbox_.poll_mode()) uring_.release_buffer_memory();
         pool_.trim();
         malloc_trim(0);
         memory_released_ = true;
     }
     received_since_tick_ = false;
-    expire_deadlines(now_);
+    timers_.expire(now_, [this](std::uint32_t slot) { on_deadline(conn(slot)); });
     arm_timer();
 }
 
@@ -270,8 +232,6 @@ void Server::arm_signals() {
     io_uring_prep_read(sqe, signal_fd_, &signal_info_, sizeof signal_info_, 0);
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
 }
-
-void Server::on_signal() { stop(); }
 
 void Server::arm_wake() {
     if (stopping_) return;
@@ -285,79 +245,37 @@ void Server::arm_wake() {
 void Server::begin_shutdown() {
     stopping_ = true;
     stop_deadline_ = now_ + options_.close_timeout + 2 * options_.tick;
-    io_uring_sqe* sqe = uring_.sqe();
-    io_uring_prep_cancel64(sqe, encode_user_data(Op::kAccept, 0, 0), 0);
-    io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
+    listener_.cancel();
     for (std::uint32_t slot = 0; slot < conns_.high_water(); ++slot) {
         if (!conns_.live(slot)) continue;
-        Connection& c = conns_[slot];
-        if (c.state == ConnState::kOpen) {
-            begin_close(c, slot, close_code::kGoingAway, "server shutting down", false, false);
-        } else if (c.state == ConnState::kHandshake) {
-            abort(c, slot);
+        const ConnRef c = conn(slot);
+        if (c.conn.state == ConnState::kOpen) {
+            begin_close(c, close_code::kGoingAway, "server shutting down", CloseMode::kGraceful);
+        } else if (c.conn.state == ConnState::kHandshake) {
+            abort(c);
         }
     }
 }
 
-void Server::set_deadline(Connection& c, std::uint32_t slot, Timer timer) {
-    clear_deadline(c, slot);
-    c.deadline =
-        now_ + (timer == kHandshakeTimer ? options_.handshake_timeout : options_.close_timeout);
-    c.timer = timer;
-    TimerList& list = timers_[timer];
-    c.timer_prev = list.tail;
-    c.timer_next = kNoSlot;
-    if (list.tail != kNoSlot) {
-        conns_[list.tail].timer_next = slot;
-    } else {
-        list.head = slot;
-    }
-    list.tail = slot;
-}
-
-void Server::clear_deadline(Connection& c, std::uint32_t slot) {
-    if (c.timer == kNoTimer) return;
-    TimerList& list = timers_[c.timer];
-    if (c.timer_prev != kNoSlot) {
-        conns_[c.timer_prev].timer_next = c.timer_next;
-    } else {
-        list.head = c.timer_next;
-    }
-    if (c.timer_next != kNoSlot) {
-        conns_[c.timer_next].timer_prev = c.timer_prev;
-    } else {
-        list.tail = c.timer_prev;
-    }
-    c.timer = kNoTimer;
-    static_cast<void>(slot);
-}
-
-// Every tick: the connections at the head of each timer list whose deadline passed.
-void Server::expire_deadlines(core::Nanos now) {
-    for (std::uint8_t t = kHandshakeTimer; t < kTimers; ++t) {
-        while (timers_[t].head != kNoSlot) {
-            const std::uint32_t slot = timers_[t].head;
-            Connection& c = conns_[slot];
-            if (c.deadline > now) break;
-            clear_deadline(c, slot);
-            on_deadline(c, slot);
-        }
-    }
+void Server::set_deadline(ConnRef c, Timer timer) {
+    const core::Nanos timeout =
+        timer == kHandshakeTimer ? options_.handshake_timeout : options_.close_timeout;
+    timers_.set(c.slot, timer, now_ + timeout);
 }
 
 // A handshake, closing handshake or linger took too long: abort. A connection still waiting for
 // its operations after that gets them cancelled (and is checked again a timeout later).
-void Server::on_deadline(Connection& c, std::uint32_t slot) {
-    if (c.state == ConnState::kAborting) {
+void Server::on_deadline(ConnRef c) {
+    if (c.conn.state == ConnState::kAborting) {
         io_uring_sqe* sqe = uring_.sqe();
-        io_uring_prep_cancel_fd(sqe, c.fd, IORING_ASYNC_CANCEL_ALL);
+        io_uring_prep_cancel_fd(sqe, c.conn.fd, IORING_ASYNC_CANCEL_ALL);
         io_uring_sqe_set_data64(sqe, encode_user_data(Op::kNone, 0, 0));
-        set_deadline(c, slot, kCloseTimer);
+        set_deadline(c, kCloseTimer);
         return;
     }
-    if (c.state != ConnState::kLingering) stats_->closes_timeout.add();
-    abort(c, slot, /*reset=*/true);
-    maybe_release(c, slot);
+    if (c.conn.state != ConnState::kLingering) stats_->closes_timeout.add();
+    abort(c, /*reset=*/true);
+    maybe_release(c);
 }
 
 }  // namespace herald::net

@@ -1,11 +1,9 @@
 // The protocol side of the worker loop: HTTP upgrade, WebSocket messages, group commands and
 // the fan-out of send_to_group.
-#include <cstdio>
-#include <cstring>
 #include <string>
 #include <utility>
 
-#include "net/http_handshake.h"
+#include "net/http_answer.h"
 #include "net/server.h"
 #include "net/stats_json.h"
 #include "net/ws_frame.h"
@@ -15,243 +13,149 @@ namespace herald::net {
 // Receives what the WsReader parses for one connection.
 struct Server::WsHandler {
     Server& server;
-    Connection& c;
-    std::uint32_t slot;
+    ConnRef c;
 
     bool on_message(Opcode opcode, std::span<const std::uint8_t> payload) {
-        if (c.state != ConnState::kOpen) return true;  // closing: data is no longer acted on
+        if (c.conn.state != ConnState::kOpen) return true;  // closing: data is no longer acted on
         server.stats_->messages_in.add();
-        if (opcode == Opcode::kBinary) {
-            return server.send_error(c, slot, ErrorCode::kBinaryUnsupported);
-        }
-        return server.on_command(c, slot, payload);
+        if (opcode == Opcode::kBinary) return server.send_error(c, ErrorCode::kBinaryUnsupported);
+        return server.on_command(c, payload);
     }
 
     bool on_ping(std::span<const std::uint8_t> payload) {
-        if (c.state != ConnState::kOpen) return true;
+        if (c.conn.state != ConnState::kOpen) return true;
         core::Block* pong = make_frame(server.pool_, Opcode::kPong, payload);
-        const bool queued = server.enqueue(c, slot, pong);
+        const bool queued = server.send_or_close(c, pong);
         pong->unref();
-        if (queued) return true;
-        server.stats_->closes_backpressure.add();
-        server.begin_close(c, slot, close_code::kPolicyViolation, "send queue over limit", true,
-                           false);
-        return false;
+        return queued;
     }
 
     void on_close(std::uint16_t code, std::string_view /*reason*/) {
-        c.peer_closed = true;
-        if (c.state == ConnState::kOpen) {
+        c.conn.peer_closed = true;
+        if (c.conn.state == ConnState::kOpen) {
             // Echo the peer's code; our close frame follows what is already queued.
-            server.begin_close(c, slot, code, {}, false, false);
-        } else if (c.state == ConnState::kClosing && !c.send_busy && c.out.empty()) {
-            server.half_close(c, slot);  // our close frame is already out
+            server.begin_close(c, code, {}, CloseMode::kGraceful);
+        } else if (c.conn.state == ConnState::kClosing && Outbox::drained(c.conn)) {
+            server.half_close(c);  // our close frame is already out
         }
     }
 };
 
-// A head that arrives whole in one read (the usual case) is judged in place; one that arrives
-// in pieces is gathered in a pool block first.
-void Server::handshake_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
-    std::uint8_t* bytes = data;
-    std::size_t size = n;
-    if (c.head != nullptr) {
-        const std::size_t have = c.head->size;
-        c.head = pool_.grow(c.head, have + n, have);
-        std::memcpy(c.head->data() + have, data, n);
-        c.head->size = static_cast<std::uint32_t>(have + n);
-        bytes = c.head->data();
-        size = c.head->size;
-    }
-    std::size_t scan = c.head_scan;
-    const std::size_t end = find_head_end(bytes, size, scan);
-    c.head_scan = static_cast<std::uint32_t>(scan);
-    if (end == 0 ? size > kMaxRequestHead : end > kMaxRequestHead) {
-        stats_->http_errors.add();
-        return http_reply(c, slot, 431, "text/plain", "request head larger than 8 KiB\n");
-    }
-    if (end == 0) {
-        if (c.head == nullptr) {
-            c.head = pool_.acquire(std::max<std::size_t>(2 * n, 256));
-            std::memcpy(c.head->data(), data, n);
-            c.head->size = static_cast<std::uint32_t>(n);
-        }
-        return;
-    }
-    core::Block* held = std::exchange(c.head, nullptr);
-    answer_head(c, slot, {reinterpret_cast<const char*>(bytes), end});
+void Server::handshake_input(ConnRef c, std::uint8_t* data, std::size_t n) {
+    const HeadSoFar head = gather_head(c.conn, data, n, pool_);
+    if (head.too_large) return answer_http(c, too_large_answer(pool_));
+    if (head.end == 0) return;
+    core::Block* held = std::exchange(c.conn.head, nullptr);
+    answer_http(c, answer_request({reinterpret_cast<const char*>(head.bytes), head.end},
+                                  options_.worker_id, pool_, stats_renderer_));
     // Bytes after the head are the client's first frames (it need not wait for the 101).
-    if (c.state == ConnState::kOpen && size > end) ws_input(c, slot, bytes + end, size - end);
+    if (c.conn.state == ConnState::kOpen && head.size > head.end) {
+        ws_input(c, head.bytes + head.end, head.size - head.end);
+    }
     if (held != nullptr) held->unref();
 }
 
-void Server::answer_head(Connection& c, std::uint32_t slot, std::string_view head) {
-    const RequestHead req = parse_request_head(head);
-    switch (req.verdict) {
-        case HeadVerdict::kUpgrade: {
-            char worker[48];
-            std::snprintf(worker, sizeof worker, "X-Herald-Worker: %u\r\n", options_.worker_id);
-            const std::string response = switching_protocols_response(req.key, worker);
-            core::Block* block = pool_.acquire(response.size());
-            std::memcpy(block->data(), response.data(), response.size());
-            block->size = static_cast<std::uint32_t>(response.size());
-            c.out.push(block, nodes_);
-            mark_dirty(c, slot);
-            c.state = ConnState::kOpen;
-            clear_deadline(c, slot);
-            stats_->upgrades.add();
-            return;
-        }
-        case HeadVerdict::kPlain:
-            stats_->http_requests.add();
-            if (req.target == "/stats" || req.target.starts_with("/stats?")) {
-                const std::string body = stats_renderer_ ? stats_renderer_() : render_own_stats();
-                return http_reply(c, slot, 200, "application/json", body);
-            }
-            return http_reply(c, slot, 426, "text/plain",
-                              "herald: this is a WebSocket endpoint; connect with a WebSocket "
-                              "client (GET /stats for statistics)\n");
-        case HeadVerdict::kBadRequest:
-            stats_->http_errors.add();
-            return http_reply(c, slot, 400, "text/plain", std::string(req.reason) + "\n");
-        case HeadVerdict::kMethodNotAllowed:
-            stats_->http_errors.add();
-            return http_reply(c, slot, 405, "text/plain", "only GET is served here\n");
-        case HeadVerdict::kUpgradeRequired:
-            stats_->http_errors.add();
-            return http_reply(c, slot, 426, "text/plain", "Sec-WebSocket-Version must be 13\n");
+void Server::answer_http(ConnRef c, HttpAnswer answer) {
+    outbox_.push(c, answer.response);
+    if (answer.outcome == HttpOutcome::kUpgrade) {
+        stats_->upgrades.add();
+        c.conn.state = ConnState::kOpen;
+        return clear_deadline(c);
     }
+    (answer.outcome == HttpOutcome::kPlain ? stats_->http_requests : stats_->http_errors).add();
+    if (c.conn.head != nullptr) c.conn.head->unref();
+    c.conn.head = nullptr;
+    c.conn.state = ConnState::kHttpReply;
+    set_deadline(c, kHandshakeTimer);
 }
 
-void Server::http_reply(Connection& c, std::uint32_t slot, int status, std::string_view type,
-                        std::string_view body) {
-    if (c.head != nullptr) {
-        c.head->unref();
-        c.head = nullptr;
-    }
-    const std::string response = http_response(status, type, body);
-    core::Block* block = pool_.acquire(response.size());
-    std::memcpy(block->data(), response.data(), response.size());
-    block->size = static_cast<std::uint32_t>(response.size());
-    c.out.push(block, nodes_);
-    mark_dirty(c, slot);
-    c.state = ConnState::kHttpReply;
-    set_deadline(c, slot, kHandshakeTimer);
-}
-
-void Server::ws_input(Connection& c, std::uint32_t slot, std::uint8_t* data, std::size_t n) {
-    WsHandler handler{*this, c, slot};
-    const ReadResult r = c.reader.consume(data, n, handler, pool_, ws_limits_);
+void Server::ws_input(ConnRef c, std::uint8_t* data, std::size_t n) {
+    WsHandler handler{*this, c};
+    const ReadResult r = c.conn.reader.consume(data, n, handler, pool_, ws_limits_);
     if (r.status != ReadStatus::kFailed) return;
-    if (c.state == ConnState::kOpen) {
+    if (c.conn.state == ConnState::kOpen) {
         stats_->closes_protocol.add();
-        begin_close(c, slot, r.close_code, r.reason, true, true);
-    } else if (c.state == ConnState::kClosing) {
-        c.fail_fast = true;  // garbage instead of the peer's close frame: stop waiting for it
-        if (!c.send_busy && c.out.empty()) half_close(c, slot);
+        begin_close(c, r.close_code, r.reason, CloseMode::kFail);
+    } else if (c.conn.state == ConnState::kClosing) {
+        c.conn.fail_fast = true;  // garbage instead of the peer's close frame: stop waiting
+        if (Outbox::drained(c.conn)) half_close(c);
     }
 }
 
-bool Server::on_command(Connection& c, std::uint32_t slot, std::span<const std::uint8_t> text) {
+bool Server::on_command(ConnRef c, std::span<const std::uint8_t> text) {
     const ParseResult r = parser_.parse(text);
-    if (r.error != ErrorCode::kNone) return send_error(c, slot, r.error);
+    if (r.error != ErrorCode::kNone) return send_error(c, r.error);
     const Command& cmd = r.command;
     switch (cmd.kind) {
-        case CommandKind::kAddGroup: {
-            const auto joined = groups_.join(slot, cmd.group_id, options_.max_groups_per_conn);
-            if (joined == core::GroupTable::JoinResult::kTooManyGroups) {
-                return send_error(c, slot, ErrorCode::kTooManyGroups);
-            }
-            if (joined == core::GroupTable::JoinResult::kJoinedNewGroup && relay_ != nullptr) {
-                relay_->interest(cmd.group_id, true);
+        case CommandKind::kAddGroup:
+            if (!groups_.join(c.slot, cmd.group_id)) {
+                return send_error(c, ErrorCode::kTooManyGroups);
             }
             break;
-        }
         case CommandKind::kLeaveGroup:
-            if (groups_.leave(slot, cmd.group_id) ==
-                    core::GroupTable::LeaveResult::kLeftGroupRemoved &&
-                relay_ != nullptr) {
-                relay_->interest(cmd.group_id, false);
-            }
+            groups_.leave(c.slot, cmd.group_id);
             break;
         case CommandKind::kSendToGroup: {
             stats_->publishes.add();
             const std::span<const std::uint8_t> message{
                 reinterpret_cast<const std::uint8_t*>(cmd.message.data()), cmd.message.size()};
-            deliver(cmd.group_id, message);
+            for (const std::uint32_t m :
+                 groups_.send(cmd.group_id, message, pool_, outbox_, conns_)) {
+                close_over_limit(conn(m));
+            }
             if (relay_ != nullptr) relay_->publish(cmd.group_id, message);
             break;
         }
     }
-    stats_->groups.set(groups_.group_count());
-    stats_->memberships.set(groups_.membership_count());
-    return c.state == ConnState::kOpen;  // the sender may have been closed by its own fan-out
+    return c.conn.state == ConnState::kOpen;  // the sender may have been closed by its own fan-out
 }
 
 // One error frame (pre-encoded, shared). Past --max-errors failures in one error window the
 // connection is closed with 1008 instead.
-bool Server::send_error(Connection& c, std::uint32_t slot, ErrorCode code) {
+bool Server::send_error(ConnRef c, ErrorCode code) {
     stats_->commands_failed.add();
-    if (now_ - c.error_window_start >= options_.error_window) {
-        c.error_window_start = now_;
-        c.errors = 0;
+    Connection& conn = c.conn;
+    if (now_ - conn.error_window_start >= options_.error_window) {
+        conn.error_window_start = now_;
+        conn.errors = 0;
     }
-    if (++c.errors > options_.max_errors) {
+    if (++conn.errors > options_.max_errors) {
         stats_->closes_flood.add();
-        begin_close(c, slot, close_code::kPolicyViolation, "too many failed commands", false,
-                    false);
+        begin_close(c, close_code::kPolicyViolation, "too many failed commands",
+                    CloseMode::kGraceful);
         return false;
     }
-    if (enqueue(c, slot, error_frames_[static_cast<std::size_t>(code)])) return true;
+    return send_or_close(c, error_frames_[static_cast<std::size_t>(code)]);
+}
+
+bool Server::send_or_close(ConnRef c, core::Block* frame) {
+    const SendStatus status = outbox_.enqueue(c, frame);
+    if (status == SendStatus::kBackpressure) close_over_limit(c);
+    return status == SendStatus::kQueued;
+}
+
+void Server::close_over_limit(ConnRef c) {
     stats_->closes_backpressure.add();
-    begin_close(c, slot, close_code::kPolicyViolation, "send queue over limit", true, false);
-    return false;
+    begin_close(c, close_code::kPolicyViolation, "send queue over limit", CloseMode::kDropUnsent);
 }
 
-void Server::begin_close(Connection& c, std::uint32_t slot, std::uint16_t code,
-                         std::string_view reason, bool drop_unsent, bool fail) {
-    if (c.state != ConnState::kOpen) return;
-    leave_groups(slot);
-    if (drop_unsent) c.out.truncate(c.send_busy ? c.inflight_frames : 0, nodes_);
-    c.out.push(make_close_frame(pool_, code, reason), nodes_);
-    mark_dirty(c, slot);
-    c.state = ConnState::kClosing;
-    c.fail_fast = fail;
-    set_deadline(c, slot, kCloseTimer);
+void Server::begin_close(ConnRef c, std::uint16_t code, std::string_view reason, CloseMode mode) {
+    if (c.conn.state != ConnState::kOpen) return;
+    groups_.leave_all(c.slot);
+    if (mode != CloseMode::kGraceful) outbox_.drop_unsent(c.conn);
+    outbox_.push(c, make_close_frame(pool_, code, reason));
+    c.conn.state = ConnState::kClosing;
+    c.conn.fail_fast = mode == CloseMode::kFail;
+    set_deadline(c, kCloseTimer);
 }
 
-void Server::deliver_frame(std::string_view group, core::Block* frame) {
+// Members refused for backpressure are closed after the fan-out (closing changes the member
+// arrays it walks).
+void Server::deliver(std::uint32_t /*from*/, std::string_view group, core::Block* frame) {
     stats_->remote_publishes.add();
-    const std::span<const std::uint32_t> members = groups_.members(group);
-    if (!members.empty()) fan_out(members, frame);
-}
-
-void Server::deliver(std::string_view group, std::span<const std::uint8_t> message) {
-    const std::span<const std::uint32_t> members = groups_.members(group);
-    if (members.empty()) return;
-    core::Block* frame = make_frame(pool_, Opcode::kText, message);
-    fan_out(members, frame);
-    frame->unref();
-}
-
-// Queues `frame` to every member. Members over --max-backpressure are closed afterwards
-// (closing changes the member array being walked).
-void Server::fan_out(std::span<const std::uint32_t> members, core::Block* frame) {
-    std::uint64_t delivered = 0;
-    for (const std::uint32_t m : members) {
-        if (enqueue(conns_[m], m, frame)) {
-            ++delivered;
-        } else {
-            victims_.push_back(m);
-        }
+    for (const std::uint32_t m : groups_.send(group, frame, outbox_, conns_)) {
+        close_over_limit(conn(m));
     }
-    stats_->deliveries.add(delivered);
-    for (const std::uint32_t m : victims_) {
-        stats_->closes_backpressure.add();
-        begin_close(conns_[m], m, close_code::kPolicyViolation, "send queue over limit", true,
-                    false);
-    }
-    victims_.clear();
 }
 
 std::string Server::render_own_stats() const {

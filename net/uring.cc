@@ -34,7 +34,7 @@ Uring::~Uring() {
     if (initialized_) io_uring_queue_exit(&ring_);
 }
 
-std::string Uring::init(const UringConfig& config) {
+core::Status Uring::init(const UringConfig& config) {
     struct Attempt {
         unsigned flags;
         const char* name;
@@ -56,37 +56,42 @@ std::string Uring::init(const UringConfig& config) {
             setup_mode_ = attempt.name;
             if ((params.features & IORING_FEAT_SUBMIT_STABLE) == 0) {
                 io_uring_queue_exit(&ring_);
-                return "this kernel's io_uring needs request data stable until completion "
-                       "(Linux < 5.5): run herald on Linux 6.1 or newer";
+                return core::Error{
+                    "this kernel's io_uring needs request data stable until completion "
+                    "(Linux < 5.5): run herald on Linux 6.1 or newer"};
             }
             break;
         }
         if (ret != -EINVAL) break;  // only "flag unknown" is worth another attempt
     }
-    if (ret != 0) return setup_error(-ret);
+    if (ret != 0) return core::Error{setup_error(-ret)};
     initialized_ = true;
 
     if (config.registered_files > 0) {
         files_registered_ = io_uring_register_files_sparse(&ring_, config.registered_files) == 0;
     }
-    if (config.recv_buffers > 0)
+    if (config.recv_buffers > 0) {
         return setup_buffer_ring(config.recv_buffers, config.recv_buffer_size);
-    return "";
+    }
+    return {};
 }
 
-std::string Uring::setup_buffer_ring(unsigned count, unsigned size) {
+// A kernel without provided-buffer rings is no error: has_buffer_ring() stays false.
+core::Status Uring::setup_buffer_ring(unsigned count, unsigned size) {
     HERALD_ASSERT(count > 0 && (count & (count - 1)) == 0 && count <= 32768);
     buf_ring_bytes_ = count * sizeof(io_uring_buf);
     void* ring_mem =
         mmap(nullptr, buf_ring_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
-    if (ring_mem == MAP_FAILED) return "cannot map the receive buffer ring: out of memory";
+    if (ring_mem == MAP_FAILED) {
+        return core::Error{"cannot map the receive buffer ring: out of memory"};
+    }
     // The buffers, then 64 readable bytes after the last one (parsers may read past the end).
     buffers_bytes_ = std::size_t{count} * size + 64;
     void* buf_mem =
         mmap(nullptr, buffers_bytes_, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
     if (buf_mem == MAP_FAILED) {
         munmap(ring_mem, buf_ring_bytes_);
-        return "cannot map the receive buffers: out of memory (lower --recv-buffers)";
+        return core::Error{"cannot map the receive buffers: out of memory (lower --recv-buffers)"};
     }
     auto* br = static_cast<io_uring_buf_ring*>(ring_mem);
     io_uring_buf_ring_init(br);
@@ -99,7 +104,7 @@ std::string Uring::setup_buffer_ring(unsigned count, unsigned size) {
         munmap(ring_mem, buf_ring_bytes_);
         munmap(buf_mem, buffers_bytes_);
         buf_ring_bytes_ = buffers_bytes_ = 0;
-        return "";
+        return {};
     }
     buf_ring_ = br;
     buffers_ = static_cast<std::uint8_t*>(buf_mem);
@@ -107,7 +112,7 @@ std::string Uring::setup_buffer_ring(unsigned count, unsigned size) {
     buf_size_ = size;
     for (unsigned id = 0; id < count; ++id) recycle_buffer(static_cast<std::uint16_t>(id));
     publish_buffers();
-    return "";
+    return {};
 }
 
 void Uring::recycle_buffer(std::uint16_t id) noexcept {

@@ -6,7 +6,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <string>
+
+#include "core/result.h"
 
 namespace herald::net {
 
@@ -26,16 +27,18 @@ class Uring {
     Uring(const Uring&) = delete;
     Uring& operator=(const Uring&) = delete;
 
-    // Returns "" on success, else a one-line cause with a fix.
-    std::string init(const UringConfig& config);
+    // Sets the ring up. An error is one line naming the cause and the fix.
+    core::Status init(const UringConfig& config);
 
     // An SQE, submitting pending ones first if the queue is full. Never null.
     io_uring_sqe* sqe();
 
-    // Submits what is queued and collects completions without waiting.
+    // Submits what is queued and collects completions without waiting. Hot path (every loop
+    // pass): returns false on an unexpected error with its errno in `error`, true otherwise
+    // (EINTR, EAGAIN and EBUSY included), so no error string is ever built.
     bool submit(int& error);
-    // Submits what is queued and waits until at least one completion is ready.
-    // Returns false on an unexpected error (errno in `error`), true otherwise (EINTR included).
+    // Submits what is queued and waits until at least one completion is ready; returns as
+    // submit() does.
     bool submit_and_wait(int& error);
 
     io_uring* ring() noexcept { return &ring_; }
@@ -62,7 +65,7 @@ class Uring {
     bool has_registered_files() const noexcept { return files_registered_; }
 
   private:
-    std::string setup_buffer_ring(unsigned count, unsigned size);
+    core::Status setup_buffer_ring(unsigned count, unsigned size);
 
     io_uring ring_{};
     bool initialized_ = false;

@@ -129,7 +129,7 @@ TEST(FanOutAllocations, NoneOnTheServerThreadPerMessageOrPerRecipient) {
         g_server_thread.store(std::this_thread::get_id());
         auto bound = server.start();
         port_promise.set_value(bound ? bound->port() : 0);
-        if (bound) server.run();
+        if (bound) static_cast<void>(server.run());  // as before: the test judges deliveries
     });
     const std::uint16_t port = port_promise.get_future().get();
     if (port == 0) loop.join();

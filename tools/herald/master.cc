@@ -97,11 +97,9 @@ core::Status Master::prepare() {
     // Probe io_uring here, so a blocked io_uring is reported once, not by every worker.
     io_uring probe{};
     if (const int ret = io_uring_queue_init(2, &probe, 0); ret != 0) {
-        // Uring::init words the cause and the fix. merge: it returns core::Status.
+        // Uring::init words the cause and the fix.
         net::Uring uring;
-        if (std::string why = uring.init(net::UringConfig{.entries = 2}); !why.empty()) {
-            return core::Error{why};
-        }
+        if (core::Status ok = uring.init(net::UringConfig{.entries = 2}); !ok) return ok;
     } else {
         io_uring_queue_exit(&probe);
     }

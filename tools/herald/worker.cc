@@ -65,10 +65,9 @@ core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat) {
         std::printf("herald listening on ws://%s\n", bound->to_string().c_str());
         std::fflush(stdout);
     }
-    const std::string err = server.run();  // merge: net::Server::run() returns core::Status
+    core::Status ran = server.run();
     server.set_relay(nullptr);
-    if (!err.empty()) return core::Error{err};
-    return {};
+    return ran;
 }
 
 }  // namespace herald::tools

@@ -1,0 +1,118 @@
+#include "net/outbox.h"
+
+namespace herald::net {
+
+SendStatus Outbox::enqueue(ConnRef c, core::Block* frame) {
+    Connection& conn = c.conn;
+    if (conn.state != ConnState::kOpen) return SendStatus::kClosing;
+    if (!conn.out.empty() && conn.out.bytes() + frame->size > max_backpressure_) {
+        return SendStatus::kBackpressure;
+    }
+    frame->ref();
+    conn.out.push(frame, nodes_);
+    mark_dirty(c);
+    return SendStatus::kQueued;
+}
+
+void Outbox::push(ConnRef c, core::Block* frame) {
+    c.conn.out.push(frame, nodes_);
+    mark_dirty(c);
+}
+
+void Outbox::drop_unsent(Connection& c) noexcept {
+    c.out.truncate(c.send_busy ? c.inflight_frames : 0, nodes_);
+}
+
+void Outbox::mark_dirty(ConnRef c) {
+    // A busy connection is flushed again when its send completes.
+    if (c.conn.dirty || c.conn.send_busy) return;
+    c.conn.dirty = true;
+    dirty_.push_back({c.slot, conns_.generation(c.slot)});
+}
+
+void Outbox::flush() {
+    arena_.reset();  // what the last pass took was copied by the kernel at submission
+    for (const Dirty& d : dirty_) {
+        Connection* c = conns_.find(d.slot, d.generation);
+        if (c == nullptr) continue;
+        c->dirty = false;
+        if (!c->send_busy && !c->out.empty() && c->state != ConnState::kAborting) {
+            start_send({*c, d.slot});
+        }
+    }
+    dirty_.clear();
+}
+
+// One send for everything queued (up to SendArena::kMaxFrames frames): a plain send for one
+// frame, sendmsg with an iovec per frame otherwise. MSG_WAITALL makes io_uring finish a
+// partial write itself.
+void Outbox::start_send(ConnRef c) {
+    constexpr int kFlags = MSG_NOSIGNAL | MSG_WAITALL;
+    Connection& conn = c.conn;
+    iovec first[2];
+    if (describe(conn, first, 2) == 1) {
+        ops_.prepare(c, Op::kSend, [&](io_uring_sqe* sqe, int target) {
+            io_uring_prep_send(sqe, target, first[0].iov_base, first[0].iov_len, kFlags);
+        });
+        conn.inflight_frames = 1;
+    } else {
+        msghdr* m = arena_.take(SendArena::kMaxFrames);
+        const std::size_t frames = describe(conn, m->msg_iov, SendArena::kMaxFrames);
+        m->msg_iovlen = frames;
+        arena_.shrink_last(m, frames);
+        conn.inflight_frames = static_cast<std::uint16_t>(frames);
+        ops_.prepare(c, Op::kSend, [&](io_uring_sqe* sqe, int target) {
+            io_uring_prep_sendmsg(sqe, target, m, kFlags);
+        });
+    }
+    conn.send_busy = true;
+}
+
+SendDone Outbox::on_sent(ConnRef c, int res) noexcept {
+    Connection& conn = c.conn;
+    --conn.ops;
+    conn.send_busy = false;
+    conn.inflight_frames = 0;
+    if (res < 0) return SendDone::kFailed;
+    written(conn, static_cast<std::size_t>(res));
+    if (conn.out.empty()) return SendDone::kDrained;
+    if (conn.state != ConnState::kAborting) mark_dirty(c);
+    return SendDone::kPending;
+}
+
+std::size_t Outbox::describe(const Connection& c, iovec* iov, std::size_t max) noexcept {
+    std::size_t total = 0;
+    return c.out.gather(iov, max, total);
+}
+
+void Outbox::written(Connection& c, std::size_t bytes) noexcept { c.out.consume(bytes, nodes_); }
+
+msghdr* SendArena::take(std::size_t frames) {
+    while (true) {
+        if (current_ == chunks_.size()) chunks_.push_back(std::make_unique<Chunk>());
+        Chunk& c = *chunks_[current_];
+        if (c.iov_used + frames <= Chunk::kIovecs && c.headers_used < Chunk::kHeaders) {
+            msghdr* m = &c.headers[c.headers_used++];
+            *m = {};
+            m->msg_iov = &c.iov[c.iov_used];
+            c.iov_used += frames;
+            return m;
+        }
+        ++current_;
+    }
+}
+
+void SendArena::shrink_last(msghdr* m, std::size_t used) noexcept {
+    Chunk& c = *chunks_[current_];
+    c.iov_used = static_cast<std::size_t>(m->msg_iov - c.iov) + used;
+}
+
+void SendArena::reset() noexcept {
+    for (std::size_t i = 0; i <= current_ && i < chunks_.size(); ++i) {
+        chunks_[i]->iov_used = 0;
+        chunks_[i]->headers_used = 0;
+    }
+    current_ = 0;
+}
+
+}  // namespace herald::net

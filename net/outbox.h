@@ -1,0 +1,126 @@
+// The worker's send path: frames queued to connections during a loop pass leave in one send per
+// connection when the pass flushes, at most one send in flight per connection.
+//
+//  enqueue/push ──▶ connection's SendQueue ──mark dirty──▶ flush(): per dirty connection
+//     describe() its frames as the bytes to write ──▶ one send (1 frame) / sendmsg (iovecs)
+//     with MSG_WAITALL ──▶ on_sent(): written() releases the frames the kernel took
+//
+// describe()/written() are the one seam between queued frames and the bytes on the wire (TLS
+// record encryption belongs there).
+#pragma once
+
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "core/block.h"
+#include "core/slab.h"
+#include "net/conn_ops.h"
+#include "net/connection.h"
+#include "net/send_queue.h"
+
+namespace herald::net {
+
+// What enqueue() did with a frame (in the spirit of uWebSockets' SendStatus).
+enum class SendStatus : std::uint8_t {
+    kQueued,        // queued: it leaves with the connection's next send
+    kBackpressure,  // refused: the connection already owes more than the byte bound
+    kClosing,       // refused: the connection is no longer open (its close frame is queued)
+};
+
+// What a send completion left a connection with.
+enum class SendDone : std::uint8_t {
+    kFailed,   // the send failed (EPIPE, ECONNRESET, ECANCELED): the peer is gone
+    kPending,  // frames are still queued: they leave in the next flush (unless aborting)
+    kDrained,  // everything queued has been written
+};
+
+// The msghdrs and iovecs of one loop pass's multi-frame sends. The kernel copies them when the
+// sends are submitted (IORING_FEAT_SUBMIT_STABLE), so the arena is emptied every pass and its
+// memory follows the busiest pass, not the number of connections.
+class SendArena {
+  public:
+    static constexpr std::size_t kMaxFrames = 64;  // frames one sendmsg carries at most
+
+    // A zeroed msghdr whose msg_iov has room for `frames` (<= kMaxFrames) iovecs; valid until
+    // reset().
+    msghdr* take(std::size_t frames);
+    // Returns the last take()'s unused iovecs: it used only `used` of them.
+    void shrink_last(msghdr* m, std::size_t used) noexcept;
+    void reset() noexcept;
+
+  private:
+    struct Chunk {
+        static constexpr std::size_t kIovecs = 4096;
+        static constexpr std::size_t kHeaders = 512;
+        iovec iov[kIovecs];
+        msghdr headers[kHeaders];
+        std::size_t iov_used = 0;
+        std::size_t headers_used = 0;
+    };
+    std::vector<std::unique_ptr<Chunk>> chunks_;
+    std::size_t current_ = 0;
+};
+
+class Outbox {
+  public:
+    // ops issues the sends; conns holds the connections (the flush list names them by slot and
+    // generation); max_backpressure (--max-backpressure, bytes) bounds what enqueue() accepts.
+    Outbox(ConnOps& ops, core::Slab<Connection>& conns, std::uint64_t max_backpressure)
+        : ops_(ops), conns_(conns), max_backpressure_(max_backpressure) {}
+    Outbox(const Outbox&) = delete;
+    Outbox& operator=(const Outbox&) = delete;
+
+    // Queues one more reference to `frame` (the caller keeps its own). kBackpressure when the
+    // connection already owes more than max_backpressure bytes counting this frame (a frame
+    // always fits an empty queue); kClosing when it is not open. No allocation.
+    SendStatus enqueue(ConnRef c, core::Block* frame);
+    // Queues `frame` whatever the bound, taking over the caller's reference: the loop's own
+    // frames (HTTP answers, close frames).
+    void push(ConnRef c, core::Block* frame);
+
+    // Drops the frames no send in flight covers (an abort, or a close that gives up on a slow
+    // reader).
+    void drop_unsent(Connection& c) noexcept;
+    // Drops every frame (the slot is being released: nothing is in flight).
+    void clear(Connection& c) noexcept { c.out.clear(nodes_); }
+    // Nothing queued and nothing in flight.
+    static bool drained(const Connection& c) noexcept { return !c.send_busy && c.out.empty(); }
+
+    // Starts one send per connection with queued frames and none in flight (not aborting).
+    // Once per loop pass, before the pass submits; empties the pass's send arena first.
+    void flush();
+
+    // A send completion for c: res is the bytes written or -errno. Counts the operation out of
+    // c.conn.ops; on kPending marks c for the next flush (unless it is aborting).
+    SendDone on_sent(ConnRef c, int res) noexcept;
+
+  private:
+    void mark_dirty(ConnRef c);
+    void start_send(ConnRef c);
+    // The seam between frames and the wire. Today the bytes written are the frames' own bytes:
+    // describe() points up to `max` iovecs at the first queued frames (the head minus what a
+    // short send wrote) and returns how many, written() releases what `bytes` covered. Record
+    // encryption (TLS) replaces these two: seal frames into records, describe the records,
+    // and map written record bytes back to the frames they carry.
+    std::size_t describe(const Connection& c, iovec* iov, std::size_t max) noexcept;
+    void written(Connection& c, std::size_t bytes) noexcept;
+
+    struct Dirty {
+        std::uint32_t slot;
+        std::uint32_t generation;
+    };
+
+    ConnOps& ops_;
+    core::Slab<Connection>& conns_;
+    std::uint64_t max_backpressure_;
+    SendNodePool nodes_;
+    SendArena arena_;
+    std::vector<Dirty> dirty_;  // connections with frames to send this pass
+};
+
+}  // namespace herald::net
