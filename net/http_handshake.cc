@@ -292,6 +292,10 @@ std::array<char, 28> websocket_accept(std::string_view key) noexcept {
     return accept;
 }
 
+void prepare_websocket_accept() noexcept {
+    static_cast<void>(websocket_accept("dGhlIHNhbXBsZSBub25jZQ=="));  // RFC 6455 1.3's example
+}
+
 std::string switching_protocols_response(std::string_view key, std::string_view extra_headers) {
     constexpr std::string_view kHead =
         "HTTP/1.1 101 Switching Protocols\r\n"

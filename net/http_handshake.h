@@ -86,6 +86,11 @@ class LineReader {
 // base64(SHA-1(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11")), 28 characters.
 std::array<char, 28> websocket_accept(std::string_view key) noexcept;
 
+// Loads OpenSSL's SHA-1 (its default provider, about 2.4 MiB once per process) and this
+// thread's digest context, so the first handshake does not pay for it and a worker's memory
+// before its first connection is its memory at rest. Call once at start-up.
+void prepare_websocket_accept() noexcept;
+
 // "HTTP/1.1 101 Switching Protocols" with Upgrade, Connection, Sec-WebSocket-Accept, then each
 // line of `extra_headers` (already "Name: value\r\n" formatted), then the blank line.
 std::string switching_protocols_response(std::string_view key, std::string_view extra_headers = {});

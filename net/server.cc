@@ -7,6 +7,7 @@
 
 #include <cstring>
 
+#include "net/http_handshake.h"
 #include "net/ws_frame.h"
 
 namespace herald::net {
@@ -75,6 +76,7 @@ core::Result<Endpoint> Server::start() {
     if (core::Status recv = inbox_.start(options_.recv_mode, options_.recv_buffer_size); !recv) {
         return core::Error{recv.error()};
     }
+    prepare_websocket_accept();
     for (std::size_t i = 1; i < kErrorCodeCount; ++i) {
         const std::string_view json = error_json(static_cast<ErrorCode>(i));
         error_frames_[i] =
