@@ -1,5 +1,6 @@
 #include "net/metrics_text.h"
 
+#include <array>
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -124,6 +125,30 @@ void MetricsText::histogram(std::string_view name, std::span<const Label> list,
     sample(std::string(name) + "_count", list, count);
 }
 
+void append_handshake_histograms(MetricsText& m, std::span<const StatsEntry> workers) {
+    constexpr std::size_t kBounds = DurationHistogram::kBounds;
+    std::array<double, kBounds> bounds{};
+    for (std::size_t i = 0; i < kBounds; ++i) {
+        bounds[i] = static_cast<double>(DurationHistogram::kBoundsNs[i]) / 1e9;
+    }
+    m.begin("herald_handshake_duration_seconds",
+            "WebSocket handshake time, accept to 101 queued, per worker", MetricType::kHistogram);
+    for (const StatsEntry& w : workers) {
+        const DurationHistogram& h = w.stats->handshake;
+        std::array<std::uint64_t, kBounds> cumulative{};
+        std::uint64_t count = 0;
+        for (std::size_t i = 0; i < kBounds; ++i) {
+            count += h.buckets[i].get();
+            cumulative[i] = count;
+        }
+        count += h.buckets[kBounds].get();
+        const std::string worker = std::to_string(w.worker);
+        const Label label{"worker", worker};
+        m.histogram("herald_handshake_duration_seconds", std::span(&label, 1), bounds, cumulative,
+                    static_cast<double>(h.sum_ns.get()) / 1e9, count);
+    }
+}
+
 std::string render_metrics_text(std::span<const StatsEntry> workers) {
     std::vector<const char*> fields;
     std::vector<std::uint64_t> values;  // values[w * fields + f]
@@ -144,6 +169,7 @@ std::string render_metrics_text(std::span<const StatsEntry> workers) {
             m.sample(as.name, std::span(&label, 1), values[w * fields.size() + f]);
         }
     }
+    append_handshake_histograms(m, workers);
     return m.take();
 }
 
