@@ -397,6 +397,28 @@ TEST(Cluster, PublishApiReachesMembersOnEveryHostAndChecksTheToken) {
     for (auto& m : members) EXPECT_TRUE(m->quiet_for(200));
 }
 
+TEST(Cluster, ReadyzShowsTheLinksAndBatchesReachEveryHost) {
+    Cluster c;
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    const std::string ready =
+        c.hosts[0].http("GET /readyz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(ready.rfind("HTTP/1.1 200", 0), 0u) << ready;
+    EXPECT_NE(ready.find("{\"node\":2,"), std::string::npos) << ready;
+    EXPECT_NE(ready.find("{\"node\":3,"), std::string::npos) << ready;
+    EXPECT_EQ(ready.find("\"state\":\"down\""), std::string::npos) << ready;
+    std::vector<std::unique_ptr<WsClient>> members;
+    for (const Host& h : c.hosts) members.push_back(h.member("b"));
+    ASSERT_TRUE(c.subscribed(0, 1) && c.subscribed(0, 2));
+    const std::string batch =
+        R"({"messages":[{"group_id":"b","message":"one"},{"group_id":"b","message":"two"}]})";
+    EXPECT_EQ(post(c.hosts[0], batch).rfind("HTTP/1.1 202", 0), 0u);
+    for (auto& m : members) {
+        EXPECT_EQ(m->read_text(5000), "one");
+        EXPECT_EQ(m->read_text(5000), "two");
+    }
+}
+
 TEST(Cluster, PublishApiWithoutATokenOnASingleHost) {
     const std::uint16_t api = free_port("127.0.0.1");
     HeraldProcess herald({"--workers", "1", "--api-listen", "127.0.0.1:" + std::to_string(api)});
