@@ -1,6 +1,7 @@
 #include "net/metrics_text.h"
 
 #include <array>
+#include <charconv>
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -8,10 +9,13 @@
 namespace herald::net {
 namespace {
 
+// The shortest text that reads back as `v` (0.00025, not 0.00025000000000000001).
 void append_value(std::string& out, double v) {
     char buf[32];
-    const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
-    out.append(buf, static_cast<std::size_t>(n));
+    const bool fixed = v > -1e15 && v < 1e15;  // 0.0001, not 1e-04
+    const auto [end, ec] = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                                 : std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, ec == std::errc() ? end : buf);
 }
 
 const char* type_name(MetricType type) {
