@@ -118,7 +118,8 @@ int Hub::run(std::atomic<std::uint32_t>& ready) {
 }
 
 // How long the next epoll_wait may block: 0 while the rings are busy or a spin finds records;
-// until the next tick once every ring's reader is marked asleep.
+// until the next tick (or the admin listener's next timeout) once every ring's reader is marked
+// asleep.
 Hub::Sleep Hub::prepare_wait(bool busy, core::Nanos now, core::Nanos next_tick) {
     if (busy) return {};
     const core::Nanos spin_until = now + relay_.spin_ns();
@@ -126,8 +127,8 @@ Hub::Sleep Hub::prepare_wait(bool busy, core::Nanos now, core::Nanos next_tick) 
     }
     if (relay_.pending() || !relay_.prepare_to_sleep()) return {};
     int timeout = static_cast<int>((next_tick - now) / core::kMillisecond) + 1;
-    if (admin_)
-        timeout = std::min(timeout, admin_->timeout_ms() < 0 ? timeout : admin_->timeout_ms());
+    const int admin = admin_ ? admin_->timeout_ms() : -1;  // MHD's timeouts and the deadlines
+    if (admin >= 0) timeout = std::min(timeout, admin);
     return {timeout, true};
 }
 
