@@ -124,7 +124,7 @@ class AdminServer::Dispatch {
     MHD_Result publish(MHD_Connection* c);
 
     AdminServer& s_;
-    PublishBody body_;
+    PublishJudge body_;
     const char* allow_ = nullptr;  // the Allow header of the answer being queued (405)
 };
 

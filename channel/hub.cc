@@ -1,5 +1,6 @@
-// The hub process's loop: epoll over a handful of peer links and API connections (where
-// io_uring's batching buys nothing), and the workers' rings read like a worker reads them.
+// The hub process's loop: epoll over a handful of peer links and the admin listener's epoll
+// descriptor (where io_uring's batching buys nothing), and the workers' rings read like a worker
+// reads them.
 //
 // Techniques: bytes for a socket are appended to its `out` and written once per loop pass
 // (Poller::flush_dirty); a closed handle is freed only after the batch of events that may still
@@ -11,6 +12,9 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
+
+#include "channel/hub_report.h"
 #include "net/ws_frame.h"
 
 namespace herald::channel {
@@ -45,7 +49,21 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
                 ++remote_publishes_;
                 relay_.publish(group, message);
             }),
-      api_(options_, poller_, *this) {}
+      region_(region),
+      self_(self) {
+    if (options_.api_enabled) {
+        AdminOptions admin;
+        admin.listen = options_.api_listen.to_string();
+        admin.token = options_.api_token;
+        admin.body.max_message = options_.max_message;
+        admin.body.max_group_id = options_.max_group_id;
+        admin.max_conns = options_.admin_max_conns;
+        admin.max_conns_per_ip = options_.admin_max_conns_per_ip;
+        admin.request_deadline = options_.admin_request_timeout;
+        AdminHandler& handler = *this;
+        admin_ = std::make_unique<AdminServer>(admin, handler);
+    }
+}
 
 Hub::~Hub() {
     if (signal_.fd >= 0) close(signal_.fd);
@@ -54,7 +72,11 @@ Hub::~Hub() {
 core::Status Hub::start() {
     if (core::Status s = poller_.open(); !s) return s;
     if (core::Status s = mesh_.listen(); !s) return s;
-    if (core::Status s = api_.listen(); !s) return s;
+    if (admin_) {
+        if (core::Status s = admin_->start(); !s) return core::Error{"hub: " + s.error()};
+        admin_fd_.fd = admin_->epoll_fd();
+        poller_.add(admin_fd_, EPOLLIN);
+    }
     wake_.fd = relay_.wake_fd();
     poller_.add(wake_, EPOLLIN);
     sigset_t set;
@@ -87,6 +109,7 @@ int Hub::run(std::atomic<std::uint32_t>& ready) {
         const Sleep sleep = prepare_wait(busy, now, next_tick);
         poller_.wait(sleep.timeout_ms);
         if (sleep.slept) relay_.woke();
+        run_admin(core::now_ns());
         poller_.end_batch();
     }
     // Stopping: what is queued for peers goes out if the socket takes it now.
@@ -95,17 +118,34 @@ int Hub::run(std::atomic<std::uint32_t>& ready) {
 }
 
 // How long the next epoll_wait may block: 0 while the rings are busy or a spin finds records;
-// until the next tick once every ring's reader is marked asleep.
+// until the next tick (or the admin listener's next timeout) once every ring's reader is marked
+// asleep.
 Hub::Sleep Hub::prepare_wait(bool busy, core::Nanos now, core::Nanos next_tick) {
     if (busy) return {};
     const core::Nanos spin_until = now + relay_.spin_ns();
     while (!relay_.pending() && core::now_ns() < spin_until) {
     }
     if (relay_.pending() || !relay_.prepare_to_sleep()) return {};
-    return {static_cast<int>((next_tick - now) / core::kMillisecond) + 1, true};
+    int timeout = static_cast<int>((next_tick - now) / core::kMillisecond) + 1;
+    const int admin = admin_ ? admin_->timeout_ms() : -1;  // MHD's timeouts and the deadlines
+    if (admin >= 0) timeout = std::min(timeout, admin);
+    return {timeout, true};
+}
+
+// The admin listener's work, when MHD's epoll descriptor was readable or its timeout is due.
+void Hub::run_admin(core::Nanos now) {
+    if (!admin_ || (!admin_due_ && now < admin_at_)) return;
+    admin_due_ = false;
+    admin_->run();
+    const int ms = admin_->timeout_ms();
+    admin_at_ = ms < 0 ? now + kTick : now + ms * core::kMillisecond;
 }
 
 void Hub::on_ready(hub::Handle& h, std::uint32_t) {
+    if (&h == &admin_fd_) {
+        admin_due_ = true;
+        return;
+    }
     if (&h == &wake_) {
         // One read takes the whole count (the eventfd is shared and blocking: read once, only
         // when epoll says it is readable).
@@ -117,10 +157,7 @@ void Hub::on_ready(hub::Handle& h, std::uint32_t) {
     while (read(h.fd, &info, sizeof info) == sizeof info) stopping_ = true;
 }
 
-void Hub::on_tick(core::Nanos now) {
-    mesh_.tick(now);
-    api_.close_idle(now);
-}
+void Hub::on_tick(core::Nanos now) { mesh_.tick(now); }
 
 // ---- the workers' rings -------------------------------------------------------------------
 
@@ -151,14 +188,29 @@ void Hub::ring_reset(std::uint32_t from) {
     }
 }
 
-// ---- the publish API's requests -----------------------------------------------------------
+// ---- the admin listener's requests -------------------------------------------------------
 
-void Hub::publish(std::string_view group, std::span<const std::uint8_t> message) {
-    relay_.publish(group, message);                   // this host's workers
-    if (!mesh_.forward(group, message)) ++unrouted_;  // the other hosts that have members
+PublishOutcome Hub::publish(std::string_view group, std::string_view message) {
+    if (stopping_) return PublishOutcome::kUnavailable;
+    if (message.size() > options_.max_message) return PublishOutcome::kTooBig;
+    const std::span bytes(reinterpret_cast<const std::uint8_t*>(message.data()), message.size());
+    relay_.publish(group, bytes);                   // this host's workers
+    if (!mesh_.forward(group, bytes)) ++unrouted_;  // the other hosts that have members
+    ++api_publishes_;
+    return PublishOutcome::kAccepted;
 }
 
-std::string Hub::stats() {
+BatchOutcome Hub::publish_batch(std::span<const PublishItem> items) {
+    BatchOutcome out;
+    for (const PublishItem& item : items) {
+        out.outcome = publish(item.group_id, item.message);
+        if (out.outcome != PublishOutcome::kAccepted) break;
+        ++out.accepted;
+    }
+    return out;
+}
+
+std::string Hub::hub_stats() const {
     auto field = [](std::string& out, const char* name, std::uint64_t v) {
         out.append(",\"").append(name).append("\":").append(std::to_string(v));
     };
@@ -167,15 +219,29 @@ std::string Hub::stats() {
     field(out, "interest", interest_.local().size());
     field(out, "local_publishes", local_publishes_);
     field(out, "remote_publishes", remote_publishes_);
-    field(out, "api_publishes", api_.publishes());
-    field(out, "api_rejected", api_.rejected());
+    field(out, "api_publishes", api_publishes_);
+    field(out, "api_rejected", admin_ ? admin_->counters().rejected : 0);
     field(out, "unrouted", unrouted_);
     field(out, "bad_frames", mesh_.bad_frames());
     field(out, "rejected_links", mesh_.rejected_links());
     field(out, "unnamed_links", mesh_.unnamed_links());
     mesh_.append_stats(out);
-    out.append("}");
     return out;
+}
+
+// The hub's fields (as before), then "processes": every process's counters (the WebSocket
+// port's /stats JSON).
+std::string Hub::stats_json() {
+    std::string out = hub_stats();
+    std::string processes = render_region_stats(region_, self_);
+    while (!processes.empty() && processes.back() == '\n') processes.pop_back();
+    out.append(",\"processes\":").append(processes).append("}\n");
+    return out;
+}
+
+ReadyState Hub::ready() {
+    return {workers_ready(region_, self_),
+            render_ready_json(region_, self_, options_.cluster_enabled ? &mesh_ : nullptr)};
 }
 
 }  // namespace herald::channel

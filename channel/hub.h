@@ -2,18 +2,21 @@
 // other hosts (TCP frames, interest routing) and serves the backend publish API.
 //
 // Its parts (namespace hub): Poller (the epoll set and buffered socket writes), Mesh (the links
-// to peer hubs), InterestTable (which groups the workers and each peer want), ApiServer (the
-// HTTP side). Hub composes them in one loop with the workers' rings.
+// to peer hubs), InterestTable (which groups the workers and each peer want), and AdminServer
+// (the admin/API HTTP side on libmicrohttpd, channel/admin_server.h). Hub composes them in one
+// loop with the workers' rings: MHD's epoll descriptor sits in the Poller's epoll set, and
+// AdminServer::run() is called when it is readable or its timeout_ms() is due, on this thread.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "channel/api_server.h"
+#include "channel/admin_server.h"
 #include "channel/hub_options.h"
 #include "channel/interest_table.h"
 #include "channel/peer_mesh.h"
@@ -25,7 +28,7 @@
 
 namespace herald::channel {
 
-class Hub final : private hub::HandleOwner, private hub::ApiBackend {
+class Hub final : private hub::HandleOwner, private AdminHandler {
   public:
     // Hub process `self` of `region`; wake_fds[p] is process p's eventfd (as ShmRelay).
     Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
@@ -34,7 +37,7 @@ class Hub final : private hub::HandleOwner, private hub::ApiBackend {
     Hub(const Hub&) = delete;
     Hub& operator=(const Hub&) = delete;
 
-    // Opens the listeners (--cluster-listen, --api-listen), the epoll set and the signalfd
+    // Opens the listeners (--cluster-listen, --admin-listen), the epoll set and the signalfd
     // (SIGINT and SIGTERM are blocked from now on); an error is one line naming the cause.
     core::Status start();
     // Runs until SIGTERM/SIGINT, after start() succeeded; sets `ready` to 1 once it serves.
@@ -53,9 +56,14 @@ class Hub final : private hub::HandleOwner, private hub::ApiBackend {
     // HandleOwner: the wake eventfd and the signalfd.
     void on_ready(hub::Handle& h, std::uint32_t events) override;
     void on_flush(hub::Handle&) override {}
-    // ApiBackend: what the publish API asks.
-    void publish(std::string_view group, std::span<const std::uint8_t> message) override;
-    std::string stats() override;
+    // AdminHandler: what the admin listener asks (on this thread, inside admin_->run()).
+    PublishOutcome publish(std::string_view group, std::string_view message) override;
+    BatchOutcome publish_batch(std::span<const PublishItem> items) override;
+    std::string stats_json() override;
+    std::string metrics_text() override;
+    ReadyState ready() override;
+    std::string hub_stats() const;
+    void run_admin(core::Nanos now);
 
     void on_tick(core::Nanos now);
     struct Sleep {
@@ -70,7 +78,12 @@ class Hub final : private hub::HandleOwner, private hub::ApiBackend {
     hub::Poller poller_;
     hub::InterestTable interest_;
     hub::Mesh mesh_;
-    hub::ApiServer api_;
+    const ShmRegion& region_;
+    std::uint32_t self_;
+    std::unique_ptr<AdminServer> admin_;  // with --admin-listen
+    hub::Handle admin_fd_{this};          // MHD's epoll descriptor (not ours to close)
+    bool admin_due_ = false;              // admin_fd_ was readable: run the admin server
+    core::Nanos admin_at_ = 0;            // run the admin server by then (its timeout_ms())
     hub::Handle wake_{this};
     hub::Handle signal_{this};
     bool stopping_ = false;
@@ -79,6 +92,7 @@ class Hub final : private hub::HandleOwner, private hub::ApiBackend {
     std::uint64_t local_publishes_ = 0;   // from this host's workers
     std::uint64_t remote_publishes_ = 0;  // from peers, into the ring
     std::uint64_t unrouted_ = 0;          // PUBLISH frames no peer wanted (never sent)
+    std::uint64_t api_publishes_ = 0;     // messages published through the admin listener
 };
 
 }  // namespace herald::channel

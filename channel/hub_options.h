@@ -13,21 +13,23 @@
 namespace herald::channel {
 
 struct HubOptions {
-    std::uint32_t node_id = 1;           // --node-id: unique in the cluster; the lower id dials
-    std::string cluster = "herald";      // --cluster-name: both ends of a link must agree
-    bool cluster_enabled = false;        // --cluster-listen given
-    net::Endpoint cluster_listen;        // where peer hubs connect
-    std::vector<net::Endpoint> peers;    // --peers (this hub's own address is skipped)
-    bool api_enabled = false;            // --api-listen given
-    net::Endpoint api_listen;            // POST /publish, GET /stats
-    std::string api_token;               // --api-token: required as a bearer token when set
-    std::size_t peer_buffer = 8u << 20;  // --peer-buffer: bytes queued per peer
-    core::Nanos peer_timeout = 3 * core::kSecond;       // --peer-timeout: silence = dead peer
-    core::Nanos redial_min = 100 * core::kMillisecond;  // first redial delay (then doubles)
-    core::Nanos redial_max = 5 * core::kSecond;         // longest redial delay
-    std::size_t max_message = 1u << 20;                 // as the workers' --max-message
-    std::size_t max_group_id = 128;                     // as the workers' --max-group-id
-    std::size_t max_api_conns = 256;                    // API connections at once
+    std::uint32_t node_id = 1;             // --node-id: unique in the cluster; the lower id dials
+    std::string cluster = "herald";        // --cluster-name: both ends of a link must agree
+    bool cluster_enabled = false;          // --cluster-listen given
+    net::Endpoint cluster_listen;          // where peer hubs connect
+    std::vector<net::Endpoint> peers;      // --peers (this hub's own address is skipped)
+    bool api_enabled = false;              // --admin-listen (alias --api-listen) given
+    net::Endpoint api_listen;              // the admin listener (channel/admin_server.h)
+    std::string api_token;                 // --api-token: required as a bearer token when set
+    unsigned admin_max_conns = 64;         // --admin-max-conns: open admin connections
+    unsigned admin_max_conns_per_ip = 16;  // --admin-max-conns-per-ip
+    core::Nanos admin_request_timeout = 30 * core::kSecond;  // --admin-request-timeout
+    std::size_t peer_buffer = 8u << 20;                      // --peer-buffer: bytes queued per peer
+    core::Nanos peer_timeout = 3 * core::kSecond;            // --peer-timeout: silence = dead peer
+    core::Nanos redial_min = 100 * core::kMillisecond;       // first redial delay (then doubles)
+    core::Nanos redial_max = 5 * core::kSecond;              // longest redial delay
+    std::size_t max_message = 1u << 20;                      // as the workers' --max-message
+    std::size_t max_group_id = 128;                          // as the workers' --max-group-id
 };
 
 }  // namespace herald::channel

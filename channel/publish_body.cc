@@ -7,17 +7,17 @@
 
 namespace herald::channel {
 
-struct PublishBody::Impl {
+struct PublishJudge::Impl {
     simdjson::dom::parser dom;
     simdjson::dom::element root;  // the body just parsed, while judging it
 };
 
-PublishBody::PublishBody(const PublishBodyLimits& limits)
+PublishJudge::PublishJudge(const PublishBodyLimits& limits)
     : impl_(std::make_unique<Impl>()), limits_(limits), parser_(limits.max_group_id) {}
 
-PublishBody::~PublishBody() = default;
+PublishJudge::~PublishJudge() = default;
 
-int PublishBody::judge(std::string_view body) {
+int PublishJudge::judge(std::string_view body) {
     items_.clear();
     error_.clear();
     batch_ = false;
@@ -34,7 +34,7 @@ int PublishBody::judge(std::string_view body) {
     return judge_single(body);
 }
 
-int PublishBody::judge_single(std::string_view body) {
+int PublishJudge::judge_single(std::string_view body) {
     const net::ParseResult parsed = parser_.parse_publish(
         std::span(reinterpret_cast<const std::uint8_t*>(padded_.data()), body.size()));
     if (parsed.error != net::ErrorCode::kNone) {
@@ -50,7 +50,7 @@ int PublishBody::judge_single(std::string_view body) {
 }
 
 // impl_->root holds the batch; each item is judged by the single-form rules.
-int PublishBody::judge_batch() {
+int PublishJudge::judge_batch() {
     simdjson::dom::array list;
     if (impl_->root["messages"].get_array().get(list) != simdjson::SUCCESS || list.size() == 0 ||
         list.size() > limits_.max_batch) {
@@ -71,7 +71,7 @@ int PublishBody::judge_batch() {
     return 0;
 }
 
-int PublishBody::judge_item(std::string_view text, std::size_t index) {
+int PublishJudge::judge_item(std::string_view text, std::size_t index) {
     padded_.assign(text);
     padded_.resize(text.size() + core::Block::kPadding);
     const net::ParseResult parsed = parser_.parse_publish(
@@ -89,7 +89,7 @@ int PublishBody::judge_item(std::string_view text, std::size_t index) {
 }
 
 // `json` is an object; the answer is the same object with "index":N added.
-int PublishBody::fail(int status, std::string_view json, std::size_t index) {
+int PublishJudge::fail(int status, std::string_view json, std::size_t index) {
     error_.assign(json.substr(0, json.size() - 1));
     error_.append(",\"index\":").append(std::to_string(index)).append("}");
     storage_.clear();

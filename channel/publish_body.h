@@ -13,7 +13,7 @@
 
 namespace herald::channel {
 
-// One message to publish. Views point into the PublishBody that produced them.
+// One message to publish. Views point into the PublishJudge that produced them.
 struct PublishItem {
     std::string_view group_id;  // decoded text (a JSON integer's decimal form)
     std::string_view message;   // decoded text
@@ -26,12 +26,12 @@ struct PublishBodyLimits {
 };
 
 // Judges publish bodies; reuses its buffers between bodies. Not thread-safe.
-class PublishBody {
+class PublishJudge {
   public:
-    explicit PublishBody(const PublishBodyLimits& limits);
-    ~PublishBody();
-    PublishBody(const PublishBody&) = delete;
-    PublishBody& operator=(const PublishBody&) = delete;
+    explicit PublishJudge(const PublishBodyLimits& limits);
+    ~PublishJudge();
+    PublishJudge(const PublishJudge&) = delete;
+    PublishJudge& operator=(const PublishJudge&) = delete;
 
     // Judges `body`. Returns 0 and fills items() (one item for the single form, in order for a
     // batch; is_batch() tells which), or the status to answer with and error_json() its body:

@@ -56,12 +56,11 @@ HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::Block
                     copy_to_block(pool, switching_protocols_response(req.key, worker))};
         }
         case HeadVerdict::kPlain:
-            if (req.target == "/stats" || req.target.starts_with("/stats?")) {
+            if (render_stats && (req.target == "/stats" || req.target.starts_with("/stats?"))) {
                 return reply(pool, HttpOutcome::kPlain, 200, "application/json", render_stats());
             }
             return reply(pool, HttpOutcome::kPlain, 426, "text/plain",
-                         "herald: this is a WebSocket endpoint; connect with a WebSocket client "
-                         "(GET /stats for statistics)\n");
+                         "herald: this is a WebSocket endpoint; connect with a WebSocket client\n");
         case HeadVerdict::kBadRequest:
             return reply(pool, HttpOutcome::kError, 400, "text/plain",
                          std::string(req.reason) + "\n");

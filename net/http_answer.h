@@ -37,7 +37,8 @@ struct HeadSoFar {
 HeadSoFar gather_head(Connection& c, std::uint8_t* data, std::size_t n, core::BlockPool& pool);
 
 // The answer to a complete request head (net/http_handshake.h judges it). worker_id is sent as
-// X-Herald-Worker with a 101; render_stats gives GET /stats its JSON body.
+// X-Herald-Worker with a 101; render_stats gives GET /stats its JSON body (when empty, GET
+// /stats is answered as any other plain GET: 426).
 HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::BlockPool& pool,
                           const std::function<std::string()>& render_stats);
 

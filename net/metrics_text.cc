@@ -1,5 +1,7 @@
 #include "net/metrics_text.h"
 
+#include <array>
+#include <charconv>
 #include <cstdio>
 #include <string_view>
 #include <vector>
@@ -7,10 +9,13 @@
 namespace herald::net {
 namespace {
 
+// The shortest text that reads back as `v` (0.00025, not 0.00025000000000000001).
 void append_value(std::string& out, double v) {
     char buf[32];
-    const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
-    out.append(buf, static_cast<std::size_t>(n));
+    const bool fixed = v > -1e15 && v < 1e15;  // 0.0001, not 1e-04
+    const auto [end, ec] = fixed ? std::to_chars(buf, buf + sizeof buf, v, std::chars_format::fixed)
+                                 : std::to_chars(buf, buf + sizeof buf, v);
+    out.append(buf, ec == std::errc() ? end : buf);
 }
 
 const char* type_name(MetricType type) {
@@ -124,6 +129,30 @@ void MetricsText::histogram(std::string_view name, std::span<const Label> list,
     sample(std::string(name) + "_count", list, count);
 }
 
+void append_handshake_histograms(MetricsText& m, std::span<const StatsEntry> workers) {
+    constexpr std::size_t kBounds = DurationHistogram::kBounds;
+    std::array<double, kBounds> bounds{};
+    for (std::size_t i = 0; i < kBounds; ++i) {
+        bounds[i] = static_cast<double>(DurationHistogram::kBoundsNs[i]) / 1e9;
+    }
+    m.begin("herald_handshake_duration_seconds",
+            "WebSocket handshake time, accept to 101 queued, per worker", MetricType::kHistogram);
+    for (const StatsEntry& w : workers) {
+        const DurationHistogram& h = w.stats->handshake;
+        std::array<std::uint64_t, kBounds> cumulative{};
+        std::uint64_t count = 0;
+        for (std::size_t i = 0; i < kBounds; ++i) {
+            count += h.buckets[i].get();
+            cumulative[i] = count;
+        }
+        count += h.buckets[kBounds].get();
+        const std::string worker = std::to_string(w.worker);
+        const Label label{"worker", worker};
+        m.histogram("herald_handshake_duration_seconds", std::span(&label, 1), bounds, cumulative,
+                    static_cast<double>(h.sum_ns.get()) / 1e9, count);
+    }
+}
+
 std::string render_metrics_text(std::span<const StatsEntry> workers) {
     std::vector<const char*> fields;
     std::vector<std::uint64_t> values;  // values[w * fields + f]
@@ -144,6 +173,7 @@ std::string render_metrics_text(std::span<const StatsEntry> workers) {
             m.sample(as.name, std::span(&label, 1), values[w * fields.size() + f]);
         }
     }
+    append_handshake_histograms(m, workers);
     return m.take();
 }
 

@@ -52,6 +52,11 @@ std::string escape_label_value(std::string_view value);
 // worker="N" label per entry, from the same inputs render_stats_json() takes: gauges for
 // connections, groups and memberships; herald_bytes_in_total / herald_bytes_out_total for the
 // byte counts; herald_<name>_total counters for the rest; pid as herald_worker_pid (gauge).
+// Ends with the family herald_handshake_duration_seconds: each worker's WorkerStats::handshake
+// histogram (bounds in seconds, net/worker_stats.h).
 std::string render_metrics_text(std::span<const StatsEntry> workers);
+
+// Appends that histogram family alone to `m`.
+void append_handshake_histograms(MetricsText& m, std::span<const StatsEntry> workers);
 
 }  // namespace herald::net

@@ -37,6 +37,9 @@ struct ServerOptions {
     unsigned recv_buffers = 256;            // --recv-buffers (power of two)
     unsigned recv_buffer_size = 16 * 1024;  // --recv-buffer-size
     RecvMode recv_mode = RecvMode::kAuto;   // --recv-mode
+    // --stats-on-ws-port: GET /stats answered on the WebSocket port; otherwise it gets the 426
+    // of any plain GET (herald's flags default it to on only for a loopback --listen).
+    bool stats_on_ws_port = true;
 };
 
 }  // namespace herald::net

@@ -9,6 +9,12 @@
 #include "net/ws_frame.h"
 
 namespace herald::net {
+namespace {
+
+// GET /stats is not served on this port (answer_request: a 426 as for any plain GET).
+const std::function<std::string()> kNoStats;
+
+}  // namespace
 
 // Receives what the WsReader parses for one connection.
 struct Server::WsHandler {
@@ -46,8 +52,9 @@ void Server::handshake_input(ConnRef c, std::uint8_t* data, std::size_t n) {
     if (head.too_large) return answer_http(c, too_large_answer(pool_));
     if (head.end == 0) return;
     core::Block* held = std::exchange(c.conn.head, nullptr);
-    answer_http(c, answer_request({reinterpret_cast<const char*>(head.bytes), head.end},
-                                  options_.worker_id, pool_, stats_renderer_));
+    answer_http(
+        c, answer_request({reinterpret_cast<const char*>(head.bytes), head.end}, options_.worker_id,
+                          pool_, options_.stats_on_ws_port ? stats_renderer_ : kNoStats));
     // Bytes after the head are the client's first frames (it need not wait for the 101).
     if (c.conn.state == ConnState::kOpen && head.size > head.end) {
         ws_input(c, head.bytes + head.end, head.size - head.end);
@@ -59,6 +66,9 @@ void Server::answer_http(ConnRef c, HttpAnswer answer) {
     outbox_.push(c, answer.response);
     if (answer.outcome == HttpOutcome::kUpgrade) {
         stats_->upgrades.add();
+        // Accepted at the handshake deadline less its timeout (set once, at accept).
+        const core::Nanos accepted = c.conn.timer.deadline - options_.handshake_timeout;
+        stats_->handshake.record(core::now_ns() - accepted);
         c.conn.state = ConnState::kOpen;
         return clear_deadline(c);
     }

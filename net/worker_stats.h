@@ -1,11 +1,39 @@
 // The counters one worker keeps; plain memory or shared memory, read by /stats.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
 
+#include "core/clock.h"
 #include "core/counter.h"
 
 namespace herald::net {
+
+// A fixed-bucket histogram of durations, for GET /metrics. Lives in shared memory like the
+// counters (no pointers, no allocation); written by one thread, read by any process. Bucket i
+// counts the durations in (kBoundsNs[i-1], kBoundsNs[i]]; the last bucket those over every bound.
+// The bounds, in seconds: 0.0001 0.00025 0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 1.
+struct DurationHistogram {
+    static constexpr std::size_t kBounds = 12;
+    static constexpr std::array<core::Nanos, kBounds> kBoundsNs = {
+        100 * core::kMicrosecond, 250 * core::kMicrosecond,  500 * core::kMicrosecond,
+        core::kMillisecond,       2500 * core::kMicrosecond, 5 * core::kMillisecond,
+        10 * core::kMillisecond,  25 * core::kMillisecond,   50 * core::kMillisecond,
+        100 * core::kMillisecond, 250 * core::kMillisecond,  core::kSecond};
+
+    // Counts one duration of `d` nanoseconds (negative counts as 0).
+    void record(core::Nanos d) noexcept {
+        if (d < 0) d = 0;
+        std::size_t i = 0;
+        while (i < kBounds && d > kBoundsNs[i]) ++i;
+        buckets[i].add();
+        sum_ns.add(static_cast<std::uint64_t>(d));
+    }
+
+    std::array<core::Counter, kBounds + 1> buckets;  // per bucket, not cumulative; last: +Inf
+    core::Counter sum_ns;                            // every recorded duration, summed
+};
 
 // Written only by its worker's loop thread; any process may read it (see core::Counter).
 // Every field is documented in docs/OPERATIONS.md.
@@ -31,6 +59,8 @@ struct WorkerStats {
     core::Counter closes_protocol;      // closed 1002 / 1007 / 1009
     core::Counter closes_timeout;       // handshake or closing handshake timed out
     core::Counter recv_no_buffers;      // multishot recv ran out of provided buffers
+    // Accept to the 101 queued, per successful handshake (GET /metrics only, not /stats).
+    DurationHistogram handshake;
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,

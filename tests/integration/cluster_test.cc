@@ -384,13 +384,39 @@ TEST(Cluster, PublishApiReachesMembersOnEveryHostAndChecksTheToken) {
     EXPECT_EQ(post(c.hosts[1], R"({"group_id":"api"})", "t0ken").rfind("HTTP/1.1 400", 0), 0u);
     const std::string big = R"({"group_id":"api","message":")" + std::string(2000, 'x') + "\"}";
     EXPECT_EQ(post(c.hosts[1], big, "t0ken").rfind("HTTP/1.1 413", 0), 0u);
-    const std::string huge = "POST /publish HTTP/1.1\r\nContent-Length: 99999999\r\n\r\n";
+    // The token is checked first (as soon as the head is complete), then the length.
+    const std::string huge =
+        "POST /publish HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer t0ken\r\n"
+        "Content-Length: 99999999\r\n\r\n";
     EXPECT_EQ(c.hosts[1].http(huge).rfind("HTTP/1.1 413", 0), 0u);
-    EXPECT_EQ(
-        c.hosts[1].http("GET /nope HTTP/1.1\r\nConnection: close\r\n\r\n").rfind("HTTP/1.1 404", 0),
-        0u);
+    EXPECT_EQ(c.hosts[1]
+                  .http("GET /nope HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                  .rfind("HTTP/1.1 404", 0),
+              0u);
     EXPECT_EQ(c.hosts[1].counter("api_publishes"), 1u);
     for (auto& m : members) EXPECT_TRUE(m->quiet_for(200));
+}
+
+TEST(Cluster, ReadyzShowsTheLinksAndBatchesReachEveryHost) {
+    Cluster c;
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    const std::string ready =
+        c.hosts[0].http("GET /readyz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    EXPECT_EQ(ready.rfind("HTTP/1.1 200", 0), 0u) << ready;
+    EXPECT_NE(ready.find("{\"node\":2,"), std::string::npos) << ready;
+    EXPECT_NE(ready.find("{\"node\":3,"), std::string::npos) << ready;
+    EXPECT_EQ(ready.find("\"state\":\"down\""), std::string::npos) << ready;
+    std::vector<std::unique_ptr<WsClient>> members;
+    for (const Host& h : c.hosts) members.push_back(h.member("b"));
+    ASSERT_TRUE(c.subscribed(0, 1) && c.subscribed(0, 2));
+    const std::string batch =
+        R"({"messages":[{"group_id":"b","message":"one"},{"group_id":"b","message":"two"}]})";
+    EXPECT_EQ(post(c.hosts[0], batch).rfind("HTTP/1.1 202", 0), 0u);
+    for (auto& m : members) {
+        EXPECT_EQ(m->read_text(5000), "one");
+        EXPECT_EQ(m->read_text(5000), "two");
+    }
 }
 
 TEST(Cluster, PublishApiWithoutATokenOnASingleHost) {
@@ -405,9 +431,10 @@ TEST(Cluster, PublishApiWithoutATokenOnASingleHost) {
     // Keep-alive: two requests on one connection, both answered.
     const std::string body = R"({"group_id":7,"message":"hi"})";
     const std::string one =
-        "POST /publish HTTP/1.1\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
-        body;
-    const std::string out = h.http(one + one + "GET /stats HTTP/1.1\r\nConnection: close\r\n\r\n");
+        "POST /publish HTTP/1.1\r\nHost: h\r\nContent-Length: " + std::to_string(body.size()) +
+        "\r\n\r\n" + body;
+    const std::string out =
+        h.http(one + one + "GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
     EXPECT_EQ(out.rfind("HTTP/1.1 202", 0), 0u) << out;
     EXPECT_NE(out.find("HTTP/1.1 202", 10), std::string::npos);
     EXPECT_NE(out.find("HTTP/1.1 200"), std::string::npos);

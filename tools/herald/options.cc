@@ -1,5 +1,8 @@
 #include "tools/herald/options.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
 #include <string_view>
 
@@ -38,6 +41,8 @@ struct Pending {
     std::string cluster_listen;
     std::string peers;
     std::string api_listen;
+    const char* api_listen_flag = "--admin-listen";  // the name it was given by
+    std::string stats_on_ws_port = "auto";
     std::uint64_t max_message = 0;
     std::uint64_t max_backpressure = 0;
     std::uint64_t recv_buffer_size = 0;
@@ -72,6 +77,15 @@ Flags::Setter uint_flag(T& target, std::uint64_t min, std::uint64_t max) {
 Flags::Setter text_flag(std::string& target) {
     return [&target](std::string_view v) -> core::Status {
         target = v;
+        return {};
+    };
+}
+
+// --admin-listen and its alias --api-listen: one address, named in errors as it was given.
+Flags::Setter listen_alias_flag(Pending& p, const char* name) {
+    return [&p, name](std::string_view v) -> core::Status {
+        p.api_listen = v;
+        p.api_listen_flag = name;
         return {};
     };
 }
@@ -215,12 +229,27 @@ void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p) {
               "a peer silent this long is dead: its link is closed and\n"
               "redialled (default 3s; PING every third of it)",
               duration_flag(hub.peer_timeout));
-    flags.add("api-listen", "HOST:PORT",
-              "serve the backend publish API here: POST /publish\n"
-              "{\"group_id\":G,\"message\":M}, GET /stats (runs a hub)",
-              text_flag(p.api_listen));
+    flags.add("admin-listen", "HOST:PORT",
+              "serve the admin/API listener here (runs a hub): POST /publish,\n"
+              "GET /stats, /metrics, /healthz, /readyz (docs/OPERATIONS.md)",
+              listen_alias_flag(p, "--admin-listen"));
+    flags.add("api-listen", "HOST:PORT", "the same as --admin-listen (its former name)",
+              listen_alias_flag(p, "--api-listen"));
     flags.add("api-token", "TOKEN", "require `Authorization: Bearer TOKEN` on POST /publish",
               text_flag(hub.api_token));
+    flags.add("admin-max-conns", "N", "open admin connections at once (default 64)",
+              uint_flag(hub.admin_max_conns, 1, 65535));
+    flags.add("admin-max-conns-per-ip", "N",
+              "admin connections per client address (default 16; 0: no cap)",
+              uint_flag(hub.admin_max_conns_per_ip, 0, 65535));
+    flags.add("admin-request-timeout", "DURATION",
+              "total time for an admin request's head and body, from the\n"
+              "connection's start or the previous answer (default 30s)",
+              duration_flag(hub.admin_request_timeout));
+    flags.add("stats-on-ws-port", "on|off",
+              "answer GET /stats on the WebSocket port (default: on when --listen\n"
+              "is a loopback address, off otherwise; the admin listener serves it)",
+              text_flag(p.stats_on_ws_port));
 }
 
 void add_uring_and_other_flags(Flags& flags, HeraldOptions& o, Pending& p) {
@@ -282,11 +311,29 @@ core::Status resolve_cluster(const Pending& p, HeraldOptions& o) {
     }
     if (!p.api_listen.empty()) {
         auto e = net::parse_endpoint(p.api_listen);
-        if (!e) return core::Error{"--api-listen: " + e.error()};
+        if (!e) return core::Error{std::string(p.api_listen_flag) + ": " + e.error()};
         hub.api_enabled = true;
         hub.api_listen = *e;
     }
     o.hub = hub.cluster_enabled || hub.api_enabled;
+    return {};
+}
+
+// --stats-on-ws-port: on, off, or auto (on only for a loopback --listen: 127.0.0.0/8, ::1).
+core::Status resolve_stats_on_ws_port(const Pending& p, net::ServerOptions& server) {
+    if (p.stats_on_ws_port == "on" || p.stats_on_ws_port == "off") {
+        server.stats_on_ws_port = p.stats_on_ws_port == "on";
+        return {};
+    }
+    if (p.stats_on_ws_port != "auto") return core::Error{"--stats-on-ws-port: expected on or off"};
+    const sockaddr_storage& a = server.listen.addr;
+    if (a.ss_family == AF_INET) {
+        const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
+        server.stats_on_ws_port = (ntohl(v4.sin_addr.s_addr) >> 24) == 127;
+    } else {
+        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
+        server.stats_on_ws_port = a.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&v6.sin6_addr);
+    }
     return {};
 }
 
@@ -295,6 +342,9 @@ core::Status resolve(const Pending& p, HeraldOptions& o) {
     auto endpoint = net::parse_endpoint(p.listen);
     if (!endpoint) return core::Error{endpoint.error()};
     o.server.listen = *endpoint;
+    if (core::Status stats = resolve_stats_on_ws_port(p, o.server); !stats) {
+        return core::Error{stats.error() + kSeeHelp};
+    }
     o.server.max_message = p.max_message;
     o.server.max_backpressure = p.max_backpressure;
     o.server.recv_buffer_size = static_cast<unsigned>(p.recv_buffer_size);

@@ -51,11 +51,26 @@ TEST(MetricsText, RendersEveryWorkerCounterWithWorkerLabel) {
     for_each_counter(a, [&](const char*, const core::Counter&) { ++fields; });
     std::size_t types = 0;
     for (std::size_t at = 0; (at = text.find("# TYPE ", at)) != std::string::npos; ++at) ++types;
-    EXPECT_EQ(types, fields);
+    EXPECT_EQ(types, fields + 1);  // every counter, and the handshake histogram
     EXPECT_NE(text.find("herald_sent_bytes_total{worker=\"0\"} 10\n"), std::string::npos);
     EXPECT_NE(text.find("# TYPE herald_connections gauge\n"), std::string::npos);
     EXPECT_NE(text.find("herald_connections{worker=\"1\"} 3\n"), std::string::npos);
     EXPECT_NE(text.find("herald_upgrades_total{worker=\"1\"} 0\n"), std::string::npos);
+}
+
+TEST(MetricsText, RendersEachWorkersHandshakeHistogramInSeconds) {
+    WorkerStats a;
+    a.handshake.record(50 * core::kMicrosecond);  // the first bucket (<= 100 us)
+    a.handshake.record(2 * core::kSecond);        // over every bound: +Inf only
+    const StatsEntry entries[] = {{3, &a, ""}};
+    const std::string text = render_metrics_text(entries);
+    EXPECT_NE(text.find("# TYPE herald_handshake_duration_seconds histogram\n"), std::string::npos);
+    EXPECT_NE(text.find("herald_handshake_duration_seconds_bucket{worker=\"3\",le=\"1\"} 1\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("herald_handshake_duration_seconds_bucket{worker=\"3\",le=\"+Inf\"} 2\n"),
+              std::string::npos);
+    EXPECT_NE(text.find("herald_handshake_duration_seconds_count{worker=\"3\"} 2\n"),
+              std::string::npos);
 }
 
 }  // namespace

@@ -185,6 +185,38 @@ TEST(HeraldOptions, ClusterFlagErrorsPointAtHelp) {
     EXPECT_EQ(e.rfind("--peers: ", 0), 0u) << e;
     EXPECT_TRUE(e.ends_with(kSeeHelp)) << e;
     EXPECT_EQ(error_of({"--api-listen", "bad"}).rfind("--api-listen: ", 0), 0u);
+    EXPECT_EQ(error_of({"--admin-listen", "bad"}).rfind("--admin-listen: ", 0), 0u);
+}
+
+TEST(HeraldOptions, AdminListenAndItsAliasRunAHubWithTheAdminLimits) {
+    core::Result<HeraldOptions> o =
+        parse({"--admin-listen", "127.0.0.1:9", "--admin-max-conns", "8",
+               "--admin-max-conns-per-ip", "0", "--admin-request-timeout", "2s"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_TRUE(o->hub);
+    EXPECT_TRUE(o->hub_options.api_enabled);
+    EXPECT_EQ(o->hub_options.api_listen.port(), 9);
+    EXPECT_EQ(o->hub_options.admin_max_conns, 8u);
+    EXPECT_EQ(o->hub_options.admin_max_conns_per_ip, 0u);
+    EXPECT_EQ(o->hub_options.admin_request_timeout, 2 * core::kSecond);
+    core::Result<HeraldOptions> alias = parse({"--api-listen", "127.0.0.1:10"});
+    ASSERT_TRUE(alias) << alias.error();
+    EXPECT_EQ(alias->hub_options.api_listen.port(), 10);
+    EXPECT_NE(usage().find("--api-listen"), std::string::npos);
+    EXPECT_NE(usage().find("--admin-listen"), std::string::npos);
+}
+
+TEST(HeraldOptions, StatsOnWsPortDefaultsToOnOnlyForALoopbackListener) {
+    EXPECT_TRUE(parse({"--listen", "127.0.0.1:0"})->server.stats_on_ws_port);
+    EXPECT_TRUE(parse({"--listen", "[::1]:0"})->server.stats_on_ws_port);
+    EXPECT_FALSE(parse({"--listen", "0.0.0.0:0"})->server.stats_on_ws_port);
+    EXPECT_FALSE(parse({"--listen", "10.1.2.3:0"})->server.stats_on_ws_port);
+    EXPECT_TRUE(
+        parse({"--listen", "0.0.0.0:0", "--stats-on-ws-port", "on"})->server.stats_on_ws_port);
+    EXPECT_FALSE(
+        parse({"--listen", "127.0.0.1:0", "--stats-on-ws-port", "off"})->server.stats_on_ws_port);
+    EXPECT_NE(error_of({"--stats-on-ws-port", "maybe"}).find("--stats-on-ws-port"),
+              std::string::npos);
 }
 
 TEST(HeraldOptions, MultiProcessNeedsARingThatHoldsTheLongestGroupId) {
