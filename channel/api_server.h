@@ -67,6 +67,11 @@ class ApiServer final : public HandleOwner {
     std::size_t connections() const noexcept { return conns_.size(); }
     // Where it listens (the port the kernel picked, after listen()).
     const net::Endpoint& endpoint() const noexcept { return options_.api_listen; }
+    // A new --api-token and --max-message (SIGHUP reload), for the requests read from now on.
+    void set_limits(const std::string& api_token, std::uint64_t max_message) {
+        options_.api_token = api_token;
+        options_.max_message = max_message;
+    }
 
     // HandleOwner: the listener and the connections.
     void on_ready(Handle& h, std::uint32_t events) override;
