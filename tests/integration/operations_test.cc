@@ -3,10 +3,12 @@
 // real binary.
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -101,7 +103,9 @@ TEST(Operations, NoCatchableSignalKillsTheMasterAWorkerOrTheHub) {
     for (const pid_t pid : pids) {
         for (const int sig : survivable_signals()) {
             ASSERT_EQ(kill(pid, sig), 0) << sig;
-            if (sig % 4 == 0) ASSERT_TRUE(publish_round(clients, ++round)) << "signal " << sig;
+            if (sig % 4 == 0) {
+                ASSERT_TRUE(publish_round(clients, ++round)) << "signal " << sig;
+            }
         }
         ASSERT_TRUE(publish_round(clients, ++round)) << herald.stderr_text();
     }
@@ -123,7 +127,9 @@ TEST(Operations, NoCatchableSignalKillsASingleProcess) {
     int round = 0;
     for (const int sig : survivable_signals()) {
         ASSERT_EQ(kill(herald.pid(), sig), 0) << sig;
-        if (sig % 4 == 0) ASSERT_TRUE(publish_round(clients, ++round)) << "signal " << sig;
+        if (sig % 4 == 0) {
+            ASSERT_TRUE(publish_round(clients, ++round)) << "signal " << sig;
+        }
     }
     ASSERT_TRUE(publish_round(clients, ++round));
     EXPECT_TRUE(alive(herald.pid()));
@@ -245,6 +251,54 @@ TEST(Operations, ConfigErrorsAreOneStartUpLineNamingFileLineAndKey) {
     const RunResult missing = run_program({herald_binary(), "--config", "/nonexistent.toml"});
     EXPECT_EQ(missing.status, 2);
     EXPECT_EQ(missing.err, "herald: /nonexistent.toml: cannot read: No such file or directory\n");
+}
+
+// Sends a WebSocket upgrade request on a new TCP connection and returns everything the server
+// writes until it closes (or 5 s pass).
+std::string upgrade_answer(std::uint16_t port) {
+    const int fd = tcp_connect(port);
+    if (fd < 0) return "(no connection)";
+    const std::string request =
+        "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    (void)!::write(fd, request.data(), request.size());
+    std::string out;
+    const auto deadline = Clock::now() + std::chrono::seconds(5);
+    char buf[4096];
+    while (Clock::now() < deadline) {
+        pollfd p{fd, POLLIN, 0};
+        if (poll(&p, 1, 100) <= 0) continue;
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n <= 0) break;
+        out.append(buf, static_cast<std::size_t>(n));
+    }
+    close(fd);
+    return out;
+}
+
+TEST(Operations, ConnectionsOverMaxConnsGet503WithRetryAfter) {
+    HeraldProcess herald({"--workers", "1", "--max-conns", "2"});
+    ASSERT_TRUE(herald.ok());
+    Clients clients = join(herald.port(), 2);
+    ASSERT_EQ(clients.size(), 2u);
+    for (int i = 0; i < 3; ++i) {
+        const std::string answer = upgrade_answer(herald.port());
+        EXPECT_TRUE(answer.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << answer;
+        EXPECT_NE(answer.find("\r\nRetry-After: 1\r\n"), std::string::npos) << answer;
+    }
+    ASSERT_TRUE(publish_round(clients, 1));  // the connections within the limit are untouched
+    // One line for the burst (rate-limited), and the refusals counted in /stats.
+    const std::string err = herald.stderr_text();
+    EXPECT_NE(err.find("event=conn_refused reason=max-conns max_conns=2"), std::string::npos)
+        << err;
+    clients.pop_back();
+    std::uint64_t rejected = 0;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (rejected < 3 && Clock::now() < deadline) {
+        rejected = stats_total(herald.port(), "rejected");
+        if (rejected < 3) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    EXPECT_GE(rejected, 3u);  // a /stats query itself may have been refused first
 }
 
 }  // namespace
