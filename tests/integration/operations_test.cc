@@ -1,10 +1,13 @@
 // What an operator does to a running herald: signals (none is fatal but TERM/INT, which stop
 // gracefully), SIGHUP reloads of the config file under load, --config and --print-config on the
 // real binary.
+#include <arpa/inet.h>
 #include <dirent.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -299,6 +302,49 @@ TEST(Operations, ConnectionsOverMaxConnsGet503WithRetryAfter) {
         if (rejected < 3) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_GE(rejected, 3u);  // a /stats query itself may have been refused first
+}
+
+// A port nothing listens on now (bound, read, closed).
+std::uint16_t free_port() {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::string publish_with(std::uint16_t port, const std::string& token) {
+    const std::string body = R"({"group_id":"ops","message":"hi"})";
+    return http_exchange(
+        port, "POST /publish HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + token +
+                  "\r\nContent-Length: " + std::to_string(body.size()) +
+                  "\r\nConnection: close\r\n\r\n" + body);
+}
+
+TEST(Operations, SighupChangesTheApiTokenInTheHub) {
+    const std::uint16_t api = free_port();
+    TempFile config("[admin]\ntoken = \"first\"\n");
+    HeraldProcess herald({"--workers", "1", "--api-listen", "127.0.0.1:" + std::to_string(api),
+                          "--config", config.path});
+    ASSERT_TRUE(herald.ok()) << herald.stderr_text();
+    ASSERT_TRUE(publish_with(api, "first").starts_with("HTTP/1.1 202"));
+    config.write("[admin]\ntoken = \"second\"\n");
+    ASSERT_EQ(kill(herald.pid(), SIGHUP), 0);
+    bool refused = false;
+    const auto deadline = Clock::now() + std::chrono::seconds(10);
+    while (!refused && Clock::now() < deadline) {
+        refused = publish_with(api, "first").starts_with("HTTP/1.1 401");
+        if (!refused) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_TRUE(refused) << herald.stderr_text();
+    EXPECT_TRUE(publish_with(api, "second").starts_with("HTTP/1.1 202"));
+    EXPECT_NE(herald.stderr_text().find("event=reload changed=\"api-token=(changed)\""),
+              std::string::npos)
+        << herald.stderr_text();
 }
 
 }  // namespace
