@@ -27,7 +27,8 @@ constexpr const char* kSummary =
     "so a send_to_group reaches members on every host; --api-listen lets a backend publish\n"
     "over HTTP (docs/CLUSTER.md).\n"
     "Prints `herald listening on ws://HOST:PORT` when ready; SIGINT/SIGTERM close every\n"
-    "connection with 1001 and exit 0.";
+    "connection with 1001 and exit 0; SIGHUP reads --config FILE again and applies the limits\n"
+    "that can change live (docs/OPERATIONS.md).";
 
 constexpr const char* kSeeHelp = " (see herald --help)";
 
