@@ -8,12 +8,15 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -345,6 +348,60 @@ TEST(Operations, SighupChangesTheApiTokenInTheHub) {
     EXPECT_NE(herald.stderr_text().find("event=reload changed=\"api-token=(changed)\""),
               std::string::npos)
         << herald.stderr_text();
+}
+
+// A stand-in for systemd's notification socket: an abstract AF_UNIX datagram socket whose name
+// goes to the herald processes started while it lives ($NOTIFY_SOCKET).
+class NotifySocket {
+  public:
+    NotifySocket() {
+        fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+        const std::string name = "herald-test-notify-" + std::to_string(getpid());
+        sockaddr_un addr{};
+        addr.sun_family = AF_UNIX;
+        std::memcpy(addr.sun_path + 1, name.data(), name.size());
+        bind(fd_, reinterpret_cast<sockaddr*>(&addr),
+             static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + 1 + name.size()));
+        setenv("NOTIFY_SOCKET", ("@" + name).c_str(), 1);
+    }
+    ~NotifySocket() {
+        unsetenv("NOTIFY_SOCKET");
+        close(fd_);
+    }
+    // The next datagram's text, or "" after timeout_ms.
+    std::string next(int timeout_ms = 10000) {
+        pollfd p{fd_, POLLIN, 0};
+        if (poll(&p, 1, timeout_ms) <= 0) return "";
+        char buf[512];
+        const ssize_t n = recv(fd_, buf, sizeof buf, 0);
+        return n > 0 ? std::string(buf, static_cast<std::size_t>(n)) : "";
+    }
+
+  private:
+    int fd_ = -1;
+};
+
+TEST(Operations, TellsSystemdReadyReloadingAndStopping) {
+    NotifySocket systemd;
+    HeraldProcess herald({"--workers", "2"});
+    ASSERT_TRUE(herald.ok());
+    EXPECT_EQ(systemd.next(), "READY=1");
+    ASSERT_EQ(kill(herald.pid(), SIGHUP), 0);
+    EXPECT_TRUE(systemd.next().starts_with("RELOADING=1\nMONOTONIC_USEC="));
+    EXPECT_EQ(systemd.next(), "READY=1");
+    const int status = herald.stop(SIGTERM, 5000);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status;
+    EXPECT_EQ(systemd.next(), "STOPPING=1");
+}
+
+TEST(Operations, ASingleProcessTellsSystemdReady) {
+    NotifySocket systemd;
+    HeraldProcess herald({"--workers", "1"});
+    ASSERT_TRUE(herald.ok());
+    EXPECT_EQ(systemd.next(), "READY=1");
+    ASSERT_EQ(kill(herald.pid(), SIGHUP), 0);
+    EXPECT_TRUE(systemd.next().starts_with("RELOADING=1\n"));
+    EXPECT_EQ(systemd.next(), "READY=1");
 }
 
 }  // namespace
