@@ -83,6 +83,7 @@ core::Status Hub::start() {
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, nullptr);
     signal_.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     poller_.add(signal_, EPOLLIN);
@@ -154,7 +155,21 @@ void Hub::on_ready(hub::Handle& h, std::uint32_t) {
         return;
     }
     signalfd_siginfo info;
-    while (read(h.fd, &info, sizeof info) == sizeof info) stopping_ = true;
+    while (read(h.fd, &info, sizeof info) == sizeof info) {
+        if (info.ssi_signo != SIGHUP) {
+            stopping_ = true;
+        } else if (reload_) {
+            reload_();
+        }
+    }
+}
+
+void Hub::apply_limits(const HubOptions& limits) {
+    options_.api_token = limits.api_token;
+    options_.max_message = limits.max_message;
+    // The admin listener's publish bodies keep the --max-message it started with (its judge
+    // is built once); the token applies to the next request.
+    if (admin_) admin_->set_token(limits.api_token);
 }
 
 void Hub::on_tick(core::Nanos now) { mesh_.tick(now); }

@@ -11,6 +11,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +44,13 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     // Runs until SIGTERM/SIGINT, after start() succeeded; sets `ready` to 1 once it serves.
     // Returns the exit code (0).
     int run(std::atomic<std::uint32_t>& ready);
+
+    // What SIGHUP does (read from the signalfd in the loop): `hook` runs on the loop thread and
+    // may call apply_limits(). None by default: SIGHUP is read and ignored.
+    void set_reload(std::function<void()> hook) { reload_ = std::move(hook); }
+    // Applies what can change without a restart: api_token and max_message (the publish API's
+    // requests read from now on). The other fields are ignored.
+    void apply_limits(const HubOptions& limits);
 
   private:
     class RingSink;
@@ -87,6 +95,7 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     hub::Handle wake_{this};
     hub::Handle signal_{this};
     bool stopping_ = false;
+    std::function<void()> reload_;  // SIGHUP (set_reload)
 
     // Counters for /stats.
     std::uint64_t local_publishes_ = 0;   // from this host's workers

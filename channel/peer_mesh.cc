@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "core/utf8.h"
+#include "net/log.h"
 
 namespace herald::channel::hub {
 namespace {
@@ -330,8 +331,8 @@ void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     link.out.append(peer.backlog);
     peer.backlog.clear();
     peer.backlog.shrink_to_fit();
-    std::fprintf(stderr, "herald: hub: link to node %u up (%s)\n", peer.node,
-                 link.dialer ? "dialled" : "accepted");
+    net::log_event(net::LogLevel::kInfo, "peer_link_up", "node=%u how=%s", peer.node,
+                   link.dialer ? "dialled" : "accepted");
     poller_.mark_dirty(link);
 }
 
@@ -411,13 +412,19 @@ void Mesh::close_link(PeerLink& link, const std::string& why) {
         Peer& peer = peers_[link.node];
         if (peer.link == &link) peer.link = nullptr;
         requeue_publishes(link, peer);
-        std::fprintf(stderr, "herald: hub: link to node %u down: %s\n", link.node, why.c_str());
+        net::log_event(net::LogLevel::kWarn, "peer_link_down", "node=%u reason=\"%s\"", link.node,
+                       why.c_str());
     } else if (const Dial* d = dial_of(link)) {
         if (d->attempts <= 1 || d->passive != nullptr) {
-            std::fprintf(stderr, "herald: hub: %s: %s\n", d->text.c_str(), why.c_str());
+            net::log_event(net::LogLevel::kWarn, "peer_dial_failed", "peer=\"%s\" reason=\"%s\"",
+                           d->text.c_str(), why.c_str());
         }
     } else if (!link.closing) {
-        std::fprintf(stderr, "herald: hub: refused %s: %s\n", peer_name(link).c_str(), why.c_str());
+        if (refused_log_.allow(core::now_ns())) {
+            net::log_event(net::LogLevel::kWarn, "peer_refused",
+                           "peer=\"%s\" reason=\"%s\" suppressed=%llu", peer_name(link).c_str(),
+                           why.c_str(), static_cast<unsigned long long>(refused_log_.suppressed()));
+        }
     }
     redial_later(link);
     poller_.close(link);

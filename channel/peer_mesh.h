@@ -28,6 +28,7 @@
 #include "channel/interest_table.h"
 #include "channel/poller.h"
 #include "core/clock.h"
+#include "core/log_limiter.h"
 
 namespace herald::channel::hub {
 
@@ -142,6 +143,7 @@ class Mesh final : public HandleOwner {
     Dial* dial_of(const PeerLink& link);
 
     HubOptions options_;
+    core::LogLimiter refused_log_{core::kSecond};  // "peer_refused": one line a second
     Poller& poller_;
     InterestTable& interest_;
     OnPublish on_publish_;

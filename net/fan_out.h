@@ -60,6 +60,12 @@ class GroupFanOut {
     Relay* relay_ = nullptr;
     WorkerStats& stats_;
     std::size_t max_groups_;
+
+  public:
+    // A new --max-groups-per-conn (SIGHUP reload): it bounds the next join.
+    void set_max_groups(std::size_t max_groups_per_conn) noexcept {
+        max_groups_ = max_groups_per_conn;
+    }
     std::vector<std::uint32_t> victims_;  // members refused by the last send()
 };
 

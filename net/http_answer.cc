@@ -73,6 +73,11 @@ HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::Block
     return reply(pool, HttpOutcome::kError, 400, "text/plain", "bad request\n");
 }
 
+HttpAnswer busy_answer(core::BlockPool& pool) {
+    return reply(pool, HttpOutcome::kError, 503, "text/plain",
+                 "connection limit reached (--max-conns); retry later\n");
+}
+
 HttpAnswer too_large_answer(core::BlockPool& pool) {
     return reply(pool, HttpOutcome::kError, 431, "text/plain", "request head larger than 8 KiB\n");
 }

@@ -42,6 +42,9 @@ HeadSoFar gather_head(Connection& c, std::uint8_t* data, std::size_t n, core::Bl
 HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::BlockPool& pool,
                           const std::function<std::string()>& render_stats);
 
+// 503 Service Unavailable with Retry-After: 1, for a client over --max-conns.
+HttpAnswer busy_answer(core::BlockPool& pool);
+
 // 431 for a head longer than kMaxRequestHead.
 HttpAnswer too_large_answer(core::BlockPool& pool);
 

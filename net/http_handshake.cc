@@ -320,6 +320,7 @@ std::string http_response(int status, std::string_view content_type, std::string
     out.append("Connection: close\r\n");
     if (status == 405) out.append("Allow: GET\r\n");
     if (status == 426) out.append("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
+    if (status == 503) out.append("Retry-After: 1\r\n");
     out.append("\r\n").append(body);
     return out;
 }

@@ -4,6 +4,8 @@
 
 #include <cstdio>
 
+#include "net/log.h"
+
 namespace herald::net {
 
 core::Status Inbox::start(RecvMode mode, unsigned buffer_size) {
@@ -15,8 +17,9 @@ core::Status Inbox::start(RecvMode mode, unsigned buffer_size) {
             "--recv-mode poll or auto"};
     }
     if (mode == RecvMode::kAuto) {
-        std::fprintf(stderr, "herald: %s\n",
-                     "io_uring provided-buffer rings unavailable: falling back to poll + recv()");
+        log_event(LogLevel::kWarn, "recv_fallback",
+                  "reason=\"io_uring provided-buffer rings unavailable\" note=\"falling back to "
+                  "poll + recv()\"");
     }
     buffer_size_ = buffer_size;
     poll_buffer_ = std::make_unique<std::uint8_t[]>(buffer_size + core::Block::kPadding);

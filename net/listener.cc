@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "net/log.h"
 #include "net/user_data.h"
 
 namespace herald::net {
@@ -31,15 +32,20 @@ void Listener::arm() {
 
 int Listener::on_accept(int res, bool more, bool stopping) {
     if (res == -EMFILE || res == -ENFILE || res == -ENOBUFS || res == -ENOMEM) {
-        if (!paused_) {
-            std::fprintf(stderr,
-                         "herald: accept failed (%s): pausing accepts for a moment; raise `ulimit "
-                         "-n` or lower the load\n",
-                         std::strerror(-res));
+        if (!paused_ && pause_log_.allow(core::now_ns())) {
+            log_event(LogLevel::kWarn, "accept_paused",
+                      "reason=\"%s\" suppressed=%llu note=\"pausing accepts for a moment; raise "
+                      "`ulimit -n` or lower the load\"",
+                      std::strerror(-res),
+                      static_cast<unsigned long long>(pause_log_.suppressed()));
         }
         paused_ = true;
     } else if (res < 0 && res != -ECANCELED && res != -EINVAL && res != -EBADF) {
-        std::fprintf(stderr, "herald: accept failed: %s\n", std::strerror(-res));
+        if (error_log_.allow(core::now_ns())) {
+            log_event(LogLevel::kError, "accept_failed", "reason=\"%s\" suppressed=%llu",
+                      std::strerror(-res),
+                      static_cast<unsigned long long>(error_log_.suppressed()));
+        }
     }
     if (!more && !paused_ && !stopping) arm();
     return res >= 0 ? res : -1;

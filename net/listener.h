@@ -2,6 +2,7 @@
 // process runs out of descriptors or memory instead of spinning on the error.
 #pragma once
 
+#include "core/log_limiter.h"
 #include "core/result.h"
 #include "net/endpoint.h"
 #include "net/uring.h"
@@ -34,7 +35,9 @@ class Listener {
   private:
     Uring& uring_;
     int fd_ = -1;
-    bool paused_ = false;  // out of descriptors: retry on the next tick
+    bool paused_ = false;                        // out of descriptors: retry on the next tick
+    core::LogLimiter pause_log_{core::kSecond};  // "accept_paused": one line a second
+    core::LogLimiter error_log_{core::kSecond};  // "accept_failed": one line a second
 };
 
 }  // namespace herald::net

@@ -118,6 +118,10 @@ class Outbox {
     ConnOps& ops_;
     core::Slab<Connection>& conns_;
     std::uint64_t max_backpressure_;
+
+  public:
+    // A new --max-backpressure (SIGHUP reload): it bounds the next enqueue().
+    void set_max_backpressure(std::uint64_t bytes) noexcept { max_backpressure_ = bytes; }
     SendNodePool nodes_;
     SendArena arena_;
     std::vector<Dirty> dirty_;  // connections with frames to send this pass

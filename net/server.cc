@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "net/http_handshake.h"
+#include "net/log.h"
 #include "net/ws_frame.h"
 
 namespace herald::net {
@@ -27,7 +28,8 @@ Server::Server(const ServerOptions& options, WorkerStats* stats)
     : options_(options),
       own_stats_(stats == nullptr ? std::make_unique<WorkerStats>() : nullptr),
       stats_(stats == nullptr ? own_stats_.get() : stats),
-      conns_(options.max_conns != 0 ? options.max_conns : default_max_conns()),
+      max_conns_(options.max_conns != 0 ? options.max_conns : default_max_conns()),
+      conns_(max_conns_ + kRefusalReserve),
       groups_(*stats_, options.max_groups_per_conn),
       outbox_(ops_, conns_, options.max_backpressure),
       parser_(options.max_group_id) {
@@ -70,6 +72,7 @@ core::Result<Endpoint> Server::start() {
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
         sigprocmask(SIG_BLOCK, &set, nullptr);
         signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
     }
@@ -145,7 +148,7 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
         case Op::kTimer:
             return on_timer();
         case Op::kSignal:
-            return stop();
+            return on_signal();
         case Op::kWake:
             return arm_wake();
         case Op::kNone:
@@ -189,7 +192,11 @@ void Server::on_accept(int res, bool more) {
         close(fd);
         return;
     }
-    const std::uint32_t slot = conns_.emplace();
+    // Over --max-conns a few connections are still taken, to answer their head with a 503.
+    const bool over = conns_.size() - refused_open_ >= max_conns_;
+    const std::uint32_t slot =
+        over && refused_open_ >= kRefusalReserve ? core::Slab<Connection>::kFull : conns_.emplace();
+    if (over) note_refused();
     if (slot == core::Slab<Connection>::kFull) {
         stats_->rejected.add();
         close(fd);
@@ -199,10 +206,20 @@ void Server::on_accept(int res, bool more) {
         conns_.erase(slot);
     } else {
         conns_[slot].fd = fd;
+        conns_[slot].refused = over;
+        refused_open_ += over ? 1 : 0;
+        stats_->rejected.add(over ? 1 : 0);
         stats_->connections.set(conns_.size());
         set_deadline(conn(slot), kHandshakeTimer);
         inbox_.arm(conn(slot));
     }
+}
+
+void Server::note_refused() {
+    if (!refused_log_.allow(now_)) return;
+    log_event(LogLevel::kWarn, "conn_refused",
+              "reason=max-conns max_conns=%u answer=\"503 Retry-After: 1\" suppressed=%llu",
+              max_conns_, static_cast<unsigned long long>(refused_log_.suppressed()));
 }
 
 void Server::arm_timer() {
@@ -233,6 +250,25 @@ void Server::arm_signals() {
     io_uring_sqe* sqe = uring_.sqe();
     io_uring_prep_read(sqe, signal_fd_, &signal_info_, sizeof signal_info_, 0);
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
+}
+
+// SIGHUP runs the reload hook and keeps listening for signals; SIGINT/SIGTERM stop the loop.
+void Server::on_signal() {
+    if (signal_info_.ssi_signo != SIGHUP) return stop();
+    if (reload_) reload_();
+    arm_signals();
+}
+
+void Server::apply_limits(const ServerOptions& limits) {
+    options_.max_message = limits.max_message;
+    ws_limits_.max_message = limits.max_message;
+    options_.max_backpressure = limits.max_backpressure;
+    outbox_.set_max_backpressure(limits.max_backpressure);
+    options_.max_groups_per_conn = limits.max_groups_per_conn;
+    groups_.set_max_groups(limits.max_groups_per_conn);
+    options_.max_errors = limits.max_errors;
+    options_.handshake_timeout = limits.handshake_timeout;
+    options_.close_timeout = limits.close_timeout;
 }
 
 void Server::arm_wake() {

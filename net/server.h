@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "core/block.h"
+#include "core/log_limiter.h"
 #include "core/result.h"
 #include "core/slab.h"
 #include "core/timer_list.h"
@@ -93,6 +94,16 @@ class Server final : public RecordSink {
     }
     std::string render_own_stats() const;
 
+    // What SIGHUP does in this loop (when options.handle_signals): `hook` runs on the loop
+    // thread, between completions; it may call apply_limits() (and, later, reload certificates
+    // or token keys). None by default: SIGHUP is then read and ignored.
+    void set_reload(std::function<void()> hook) { reload_ = std::move(hook); }
+    // Applies the limits that can change while connections are open: max_message (frames read
+    // from now on), max_backpressure (the next frame queued), max_groups_per_conn (the next
+    // join), max_errors, handshake_timeout and close_timeout (deadlines set from now on). The
+    // other fields of `limits` are ignored (they need a restart).
+    void apply_limits(const ServerOptions& limits);
+
     const WorkerStats& stats() const noexcept { return *stats_; }
     const char* recv_mode_name() const noexcept { return inbox_.mode_name(); }
 
@@ -100,11 +111,14 @@ class Server final : public RecordSink {
     // --- loop (server.cc)
     void arm_timer();
     void arm_signals();
+    void on_signal();
     void arm_wake();
     // Submits and waits for completions (the hot path: an errno out-parameter, no string).
     bool wait_for_work(int& error);
     void handle_completion(const io_uring_cqe& cqe);
     void on_accept(int res, bool more);
+    // Logs (once a second, with the count held back) that a connection was over --max-conns.
+    void note_refused();
     void on_timer();
     void begin_shutdown();
     // Deadlines (core/timer_list.h): one list per timeout, so each stays sorted.
@@ -161,6 +175,12 @@ class Server final : public RecordSink {
     core::Nanos stop_deadline_ = 0;
     core::Nanos now_ = 0;  // refreshed once per loop pass
 
+    // Connections over --max-conns held to answer their head with a 503 (then closed); beyond
+    // this many at once, further ones are closed at once.
+    static constexpr std::uint32_t kRefusalReserve = 16;
+    std::uint32_t max_conns_;         // --max-conns (or what RLIMIT_NOFILE allows)
+    std::uint32_t refused_open_ = 0;  // connections in the reserve now
+    core::LogLimiter refused_log_{core::kSecond};
     core::Slab<Connection> conns_;
     GroupFanOut groups_;
     core::BlockPool pool_;
@@ -177,6 +197,7 @@ class Server final : public RecordSink {
     signalfd_siginfo signal_info_{};
     std::uint64_t wake_value_ = 0;                 // target of the eventfd read
     std::function<std::string()> stats_renderer_;  // GET /stats's body
+    std::function<void()> reload_;                 // SIGHUP (set_reload)
 };
 
 }  // namespace herald::net

@@ -90,6 +90,7 @@ void Server::on_close(ConnRef c) {
     c.conn.reader.release();
     if (c.conn.head != nullptr) c.conn.head->unref();
     c.conn.head = nullptr;
+    refused_open_ -= c.conn.refused ? 1 : 0;
     conns_.erase(c.slot);
     stats_->connections.set(conns_.size());
 }

@@ -49,6 +49,8 @@ struct Server::WsHandler {
 
 void Server::handshake_input(ConnRef c, std::uint8_t* data, std::size_t n) {
     const HeadSoFar head = gather_head(c.conn, data, n, pool_);
+    if (c.conn.refused && (head.too_large || head.end != 0))
+        return answer_http(c, busy_answer(pool_));
     if (head.too_large) return answer_http(c, too_large_answer(pool_));
     if (head.end == 0) return;
     core::Block* held = std::exchange(c.conn.head, nullptr);

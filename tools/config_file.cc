@@ -92,7 +92,7 @@ bool known_table(std::span<const ConfigKey> schema, std::string_view table) {
 // One key=value of `table`: appends its flag, or returns the error.
 core::Status add_flag(std::string_view name, std::string_view table, std::string_view key,
                       const toml::node& node, std::span<const ConfigKey> schema,
-                      std::vector<std::string>& flags) {
+                      std::vector<ConfigSetting>& flags) {
     const ConfigKey* k = find_key(schema, table, key);
     if (k == nullptr) {
         return core::Error{where(name, node) + "unknown key " + dotted(table, key)};
@@ -102,16 +102,17 @@ core::Status add_flag(std::string_view name, std::string_view table, std::string
         return core::Error{where(name, node) + dotted(table, key) + " must be " +
                            type_name(k->type)};
     }
+    std::string origin = where(name, node) + dotted(table, key);
     if (k->type == ConfigType::kBoolean) {
-        if (*text == "true") flags.push_back("--" + std::string(k->flag));
+        if (*text == "true") flags.push_back({"--" + std::string(k->flag), std::move(origin)});
         return {};
     }
-    flags.push_back("--" + std::string(k->flag) + "=" + *text);
+    flags.push_back({"--" + std::string(k->flag) + "=" + *text, std::move(origin)});
     return {};
 }
 
 core::Status add_table(std::string_view name, std::string_view table_name, const toml::table& table,
-                       std::span<const ConfigKey> schema, std::vector<std::string>& flags) {
+                       std::span<const ConfigKey> schema, std::vector<ConfigSetting>& flags) {
     for (const auto& [key, node] : table) {
         if (node.is_table() && table_name.empty() && known_table(schema, key.str())) {
             if (auto st = add_table(name, key.str(), *node.as_table(), schema, flags); !st) {
@@ -132,9 +133,9 @@ core::Status add_table(std::string_view name, std::string_view table_name, const
 
 }  // namespace
 
-core::Result<std::vector<std::string>> config_text_flags(std::string_view text,
-                                                         std::string_view name,
-                                                         std::span<const ConfigKey> schema) {
+core::Result<std::vector<ConfigSetting>> config_text_settings(std::string_view text,
+                                                              std::string_view name,
+                                                              std::span<const ConfigKey> schema) {
     toml::table root;
     try {
         root = toml::parse(text, name);
@@ -142,18 +143,44 @@ core::Result<std::vector<std::string>> config_text_flags(std::string_view text,
         return core::Error{std::string(name) + ":" + std::to_string(e.source().begin.line) + ": " +
                            std::string(e.description())};
     }
-    std::vector<std::string> flags;
+    std::vector<ConfigSetting> flags;
     if (auto st = add_table(name, "", root, schema, flags); !st) return core::Error{st.error()};
     return flags;
 }
 
-core::Result<std::vector<std::string>> config_file_flags(const std::string& path,
-                                                         std::span<const ConfigKey> schema) {
+core::Result<std::vector<ConfigSetting>> config_file_settings(const std::string& path,
+                                                              std::span<const ConfigKey> schema) {
     std::ifstream in(path, std::ios::binary);
     if (!in) return core::Error{path + ": cannot read: " + std::strerror(errno)};
     std::ostringstream text;
     text << in.rdbuf();
-    return config_text_flags(text.str(), path, schema);
+    return config_text_settings(text.str(), path, schema);
+}
+
+namespace {
+
+std::vector<std::string> just_flags(std::vector<ConfigSetting> settings) {
+    std::vector<std::string> flags;
+    flags.reserve(settings.size());
+    for (ConfigSetting& s : settings) flags.push_back(std::move(s.flag));
+    return flags;
+}
+
+}  // namespace
+
+core::Result<std::vector<std::string>> config_text_flags(std::string_view text,
+                                                         std::string_view name,
+                                                         std::span<const ConfigKey> schema) {
+    auto settings = config_text_settings(text, name, schema);
+    if (!settings) return core::Error{settings.error()};
+    return just_flags(std::move(settings.value()));
+}
+
+core::Result<std::vector<std::string>> config_file_flags(const std::string& path,
+                                                         std::span<const ConfigKey> schema) {
+    auto settings = config_file_settings(path, schema);
+    if (!settings) return core::Error{settings.error()};
+    return just_flags(std::move(settings.value()));
 }
 
 namespace {

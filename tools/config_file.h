@@ -44,6 +44,20 @@ core::Result<std::vector<std::string>> config_text_flags(std::string_view text,
                                                          std::string_view name,
                                                          std::span<const ConfigKey> schema);
 
+// One flag from the file and where it came from, so that the flag parser's verdict on its value
+// can name the file, line and key.
+struct ConfigSetting {
+    std::string flag;    // "--flag=value" (or "--flag" for a true boolean)
+    std::string origin;  // "FILE:LINE: [table].key"
+};
+
+// As config_file_flags / config_text_flags, with each flag's origin.
+core::Result<std::vector<ConfigSetting>> config_file_settings(const std::string& path,
+                                                              std::span<const ConfigKey> schema);
+core::Result<std::vector<ConfigSetting>> config_text_settings(std::string_view text,
+                                                              std::string_view name,
+                                                              std::span<const ConfigKey> schema);
+
 // One flag's effective value as flag text ("true"/"false" for a boolean; "a,b" for a list).
 struct FlagValue {
     std::string_view flag;  // without "--"

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "channel/hub.h"
+#include "tools/herald/reload.h"
 
 namespace herald::tools {
 
@@ -16,6 +17,14 @@ int run_hub_process(const HeraldOptions& options, const channel::ShmRegion& regi
     hub.max_message = options.server.max_message;
     hub.max_group_id = options.server.max_group_id;
     channel::Hub process(hub, region, self, wake_fds, options.relay);
+    Reloader reloader(options);
+    process.set_reload([&process, &reloader] {
+        if (const HeraldOptions* fresh = reloader.reload(ReloadLog::kQuiet)) {
+            channel::HubOptions limits = fresh->hub_options;
+            limits.max_message = fresh->server.max_message;
+            process.apply_limits(limits);
+        }
+    });
     if (core::Status started = process.start(); !started) {
         std::fprintf(stderr, "herald: %s\n", started.error().c_str());
         return 1;

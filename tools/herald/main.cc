@@ -9,6 +9,8 @@
 
 #include "tools/herald/master.h"
 #include "tools/herald/options.h"
+#include "tools/herald/reload.h"
+#include "tools/herald/signals.h"
 #include "tools/herald/worker.h"
 
 namespace {
@@ -43,10 +45,16 @@ int main(int argc, char** argv) {
         std::puts("herald " HERALD_VERSION);
         return 0;
     }
+    if (options->print_config) {
+        std::fputs(print_config_text(*options).c_str(), stdout);
+        return 0;
+    }
+    herald::net::set_log_level(options->log_level);
     raise_open_file_limit();
-    signal(SIGPIPE, SIG_IGN);
+    install_signal_policy();
     if (!options->multi_process()) {
-        const herald::core::Status ran = run_worker(options->server, nullptr);
+        Reloader reloader(*options);
+        const herald::core::Status ran = run_worker(options->server, nullptr, &reloader);
         return ran ? 0 : fail(ran.error(), 1);
     }
     if (options->workers > cpus) {

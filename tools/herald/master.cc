@@ -9,6 +9,7 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -19,8 +20,11 @@
 
 #include "channel/shm_region.h"
 #include "net/endpoint.h"
+#include "net/log.h"
 #include "net/uring.h"
 #include "tools/herald/hub_process.h"
+#include "tools/herald/reload.h"
+#include "tools/herald/signals.h"
 #include "tools/herald/worker.h"
 
 namespace herald::tools {
@@ -76,6 +80,9 @@ class Master {
     bool wait_ready(std::uint32_t index);
     void reap();
     void stop_all();
+    // One signal read from the signalfd; false when it asks the master to stop.
+    bool on_signal(const signalfd_siginfo& info);
+    void reload();
 
     HeraldOptions options_;
     net::Endpoint endpoint_;
@@ -119,6 +126,7 @@ core::Status Master::prepare() {
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, nullptr);
     signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
     workers_.resize(processes());
@@ -149,6 +157,7 @@ void Master::child_setup(std::uint32_t index) {
     // A child never outlives its master (killed, crashed): it gets SIGTERM and stops cleanly.
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() != master_pid_) _exit(0);  // the master died before prctl took effect
+    reset_signal_log();
     close(signal_fd_);
     close(reservation_fd_);
     sigset_t set;
@@ -176,7 +185,8 @@ void Master::worker_main(std::uint32_t index) {
     server.listen = endpoint_;  // the reserved port (port 0 resolved)
     const WorkerSeat seat{region_, index, wake_fds_, options_.relay,
                           options_.hub ? options_.workers : UINT32_MAX};
-    const core::Status ran = run_worker(server, &seat);
+    Reloader reloader(options_);
+    const core::Status ran = run_worker(server, &seat, &reloader);
     if (!ran) std::fprintf(stderr, "herald: worker %u: %s\n", index, ran.error().c_str());
     std::fflush(stderr);
     _exit(ran ? 0 : 1);
@@ -226,8 +236,11 @@ void Master::reap() {
             } else {
                 std::snprintf(why, sizeof why, "exited with status %d", WEXITSTATUS(status));
             }
-            std::fprintf(stderr, "herald: %s (pid %d) %s; restarting in %.2f s\n", name(i).c_str(),
-                         pid, why, static_cast<double>(delay) / 1e9);
+            net::log_event(net::LogLevel::kError, "child_exit",
+                           "process=\"%s\" pid=%d why=\"%s\" restart_in=%.2fs note=\"%s (pid %d) "
+                           "%s; restarting in %.2f s\"",
+                           name(i).c_str(), pid, why, static_cast<double>(delay) / 1e9,
+                           name(i).c_str(), pid, why, static_cast<double>(delay) / 1e9);
         }
     }
 }
@@ -253,6 +266,32 @@ void Master::stop_all() {
     }
 }
 
+bool Master::on_signal(const signalfd_siginfo& info) {
+    if (info.ssi_signo == SIGHUP) {
+        reload();
+        return true;
+    }
+    if (info.ssi_signo != SIGINT && info.ssi_signo != SIGTERM) return true;  // SIGCHLD: reap()
+    sd_notify(0, "STOPPING=1");
+    net::log_event(net::LogLevel::kInfo, "stopping", "signal=%s",
+                   info.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+    return false;
+}
+
+// SIGHUP: the master reads the options again, says what changed, keeps the live keys for the
+// children it starts from now on, and passes SIGHUP on to every child (each applies them).
+void Master::reload() {
+    notify_systemd_reloading();
+    Reloader reloader(options_);
+    if (const HeraldOptions* fresh = reloader.reload(ReloadLog::kAnnounce)) {
+        apply_live_options(options_, *fresh);
+        for (const Worker& w : workers_) {
+            if (w.pid > 0) kill(w.pid, SIGHUP);
+        }
+    }
+    sd_notify(0, "READY=1");
+}
+
 int Master::run() {
     if (core::Status prepared = prepare(); !prepared) {
         std::fprintf(stderr, "herald: %s\n", prepared.error().c_str());
@@ -266,6 +305,7 @@ int Master::run() {
     }
     std::printf("herald listening on ws://%s\n", endpoint_.to_string().c_str());
     std::fflush(stdout);
+    sd_notify(0, "READY=1");
 
     while (true) {
         // Sleep until a signal or the next restart is due.
@@ -282,8 +322,7 @@ int Master::run() {
         poll(&p, 1, timeout_ms);
         if ((p.revents & POLLIN) != 0) {
             signalfd_siginfo info{};
-            if (read(signal_fd_, &info, sizeof info) == sizeof info &&
-                (info.ssi_signo == SIGINT || info.ssi_signo == SIGTERM)) {
+            if (read(signal_fd_, &info, sizeof info) == sizeof info && !on_signal(info)) {
                 stop_all();
                 return 0;
             }

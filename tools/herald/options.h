@@ -2,13 +2,17 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "channel/hub.h"
 #include "channel/shm_relay.h"
 #include "core/clock.h"
 #include "core/result.h"
+#include "net/log.h"
 #include "net/server_options.h"
+#include "tools/config_file.h"
 
 namespace herald::tools {
 
@@ -23,6 +27,11 @@ struct HeraldOptions {
     core::Nanos restart_backoff_max = 5 * core::kSecond;  // longest wait before a restart
     bool help = false;                                    // --help
     bool version = false;                                 // --version
+    std::string config_path;                              // --config FILE ("": none)
+    bool print_config = false;                            // --print-config
+    net::LogLevel log_level = net::LogLevel::kInfo;       // --log-level
+    std::vector<std::string> args;  // the command line (argv), re-read on SIGHUP
+    unsigned cpus = 1;              // online CPUs at start (the default --workers)
 
     // A master with worker processes (and maybe a hub), rather than one process alone.
     bool multi_process() const noexcept { return workers > 1 || hub; }
@@ -40,5 +49,40 @@ std::string usage();
 // What only a multi-process herald needs of the options: a ring that holds a record with the
 // longest group id. Ok, or the error line for "herald: LINE".
 core::Status check_multi_process(const HeraldOptions& options);
+
+// ---- the config file (tools/herald/options_config.cc) ------------------------------------
+
+// Whether SIGHUP applies a key to running processes or it needs a restart.
+enum class Reload : std::uint8_t { kRestart, kLive };
+
+// One flag's key in the config file, whether a reload applies it, and its effective value as
+// flag text (what --print-config prints).
+struct OptionKey {
+    ConfigKey key;
+    Reload reload;
+    std::string (*value)(const HeraldOptions& options);
+};
+
+// Every key, in --help order (the table is built next to the flags in options.cc).
+std::span<const OptionKey> option_keys();
+
+// The TOML that `herald --print-config` prints: every key with its effective value. Starting
+// from it (--config) gives the same options back.
+std::string print_config_text(const HeraldOptions& options);
+
+// What a reload would change: "key=value" items separated by spaces (secrets show as
+// "(changed)"), in `live` for the keys a reload applies and in `restart` for the others.
+struct OptionChanges {
+    std::string live;
+    std::string restart;
+};
+OptionChanges compare_options(const HeraldOptions& running, const HeraldOptions& fresh);
+
+// Copies the fields of the keys marked Reload::kLive from `fresh` into `running`.
+void apply_live_options(HeraldOptions& running, const HeraldOptions& fresh);
+
+// Parses running.args again (the config file is read again): the options a SIGHUP reload
+// offers, or the error line (as parse_options).
+core::Result<HeraldOptions> reread_options(const HeraldOptions& running);
 
 }  // namespace herald::tools

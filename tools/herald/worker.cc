@@ -1,5 +1,7 @@
 #include "tools/herald/worker.h"
 
+#include <systemd/sd-daemon.h>
+
 #include <cstdio>
 #include <optional>
 #include <string>
@@ -20,9 +22,26 @@ void join_region(net::Server& server, channel::ShmRelay& relay, const WorkerSeat
     seat.region.process(seat.index).ready.store(1, std::memory_order_release);
 }
 
+// SIGHUP in a worker: the options read again, the live limits applied to `server`.
+void reload_worker(net::Server& server, Reloader& reloader, bool single) {
+    if (single) notify_systemd_reloading();
+    if (const HeraldOptions* fresh =
+            reloader.reload(single ? ReloadLog::kAnnounce : ReloadLog::kQuiet)) {
+        server.apply_limits(fresh->server);
+    }
+    if (single) sd_notify(0, "READY=1");
+}
+
 }  // namespace
 
-core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat) {
+void notify_systemd_reloading() {
+    char text[64];
+    std::snprintf(text, sizeof text, "RELOADING=1\nMONOTONIC_USEC=%llu",
+                  static_cast<unsigned long long>(core::now_ns() / core::kMicrosecond));
+    sd_notify(0, text);
+}
+
+core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat, Reloader* reloader) {
     net::WorkerStats* stats = nullptr;
     if (seat != nullptr) {
         options.reuse_port = true;
@@ -39,6 +58,12 @@ core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat) {
     } else {
         std::printf("herald listening on ws://%s\n", bound->to_string().c_str());
         std::fflush(stdout);
+        sd_notify(0, "READY=1");
+    }
+    if (reloader != nullptr) {
+        server.set_reload([&server, reloader, single = seat == nullptr] {
+            reload_worker(server, *reloader, single);
+        });
     }
     core::Status ran = server.run();
     server.set_relay(nullptr);

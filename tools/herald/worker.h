@@ -9,6 +9,7 @@
 #include "channel/shm_relay.h"
 #include "core/result.h"
 #include "net/server_options.h"
+#include "tools/herald/reload.h"
 
 namespace herald::tools {
 
@@ -27,8 +28,17 @@ struct WorkerSeat {
 // - seat given: listens with SO_REUSEPORT as worker seat->index, keeps its counters in the
 //   region, exchanges send_to_group events with the other processes through the rings, answers
 //   GET /stats for every process, and sets its slot's ready flag once it listens.
+// - reloader given: SIGHUP reads the options again and applies the live limits
+//   (Server::apply_limits); a single process (seat null) also logs what changed and tells
+//   systemd (RELOADING=1, then READY=1). Null: SIGHUP is read and ignored.
+// A single process sends READY=1 to systemd (sd_notify) once it listens.
 // Ok after a graceful stop; else the error line (cannot listen, no io_uring, ...) without the
 // "herald: " prefix, for the caller to print.
-core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat);
+core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat,
+                        Reloader* reloader = nullptr);
+
+// Tells systemd a reload began (RELOADING=1 with MONOTONIC_USEC); READY=1 ends it. Nothing
+// outside systemd (no $NOTIFY_SOCKET).
+void notify_systemd_reloading();
 
 }  // namespace herald::tools
