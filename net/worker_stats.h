@@ -22,15 +22,17 @@ struct WorkerStats {
     core::Counter messages_in;    // WebSocket data messages received
     core::Counter bytes_in;
     core::Counter bytes_out;
-    core::Counter commands_failed;          // error frames sent
-    core::Counter publishes;                // send_to_group commands accepted here
-    core::Counter remote_publishes;         // send_to_group events from other processes
-    core::Counter deliveries;               // frames queued to group members
-    core::Counter closes_backpressure;      // closed 1008: --max-backpressure exceeded
-    core::Counter closes_flood;             // closed 1008: too many failed commands
-    core::Counter closes_protocol;          // closed 1002 / 1007 / 1009
-    core::Counter closes_timeout;           // handshake or closing handshake timed out
-    core::Counter recv_no_buffers;          // multishot recv ran out of provided buffers
+    core::Counter commands_failed;      // error frames sent
+    core::Counter publishes;            // send_to_group commands accepted here
+    core::Counter remote_publishes;     // send_to_group events from other processes
+    core::Counter deliveries;           // frames queued to group members
+    core::Counter closes_backpressure;  // closed 1008: --max-backpressure exceeded
+    core::Counter closes_flood;         // closed 1008: too many failed commands
+    core::Counter closes_protocol;      // closed 1002 / 1007 / 1009
+    core::Counter closes_timeout;       // handshake or closing handshake timed out
+    core::Counter recv_no_buffers;      // multishot recv ran out of provided buffers
+
+    // Heartbeats and the upgrade gate (issue 15).
     core::Counter pings;                    // heartbeat pings sent to silent connections
     core::Counter closes_idle;              // closed 1001: silent past --idle-timeout
     core::Counter upgrades_refused_auth;    // upgrades answered 401: token missing or bad
