@@ -91,6 +91,19 @@ TEST(Heartbeat, ABusyClientIsNotPinged) {
     EXPECT_EQ(stats_total(herald.port(), "closes_idle"), 0u);
 }
 
+TEST(Heartbeat, AcceptedSocketsHaveKeepaliveArmed) {
+    if (run_program({"/usr/bin/ss", "-V"}).status != 0) GTEST_SKIP() << "no ss(8)";
+    HeraldProcess herald(kFastHeartbeat);
+    ASSERT_TRUE(herald.ok());
+    auto client = WsClient::connect(herald.port());
+    ASSERT_TRUE(client);
+    const std::string port = std::to_string(herald.port());
+    const RunResult ss =
+        run_program({"/usr/bin/ss", "-tnoH", "state", "established", "( sport = :" + port + " )"});
+    ASSERT_EQ(ss.status, 0) << ss.err;
+    EXPECT_NE(ss.out.find("timer:(keepalive"), std::string::npos) << ss.out;
+}
+
 TEST(Heartbeat, IdleTimeoutNotLongerThanThePingIntervalIsRefusedAtStartUp) {
     const RunResult r = run_program(
         {herald_binary(), "--workers", "1", "--ping-interval", "2s", "--idle-timeout", "1s"});
