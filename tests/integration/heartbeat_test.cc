@@ -55,14 +55,16 @@ TEST(Heartbeat, ClientThatNeitherReadsNorPongsIsClosedAfterTheIdleTimeout) {
 }
 
 TEST(Heartbeat, ClientThatOnlyAnswersPingsStaysOpen) {
-    HeraldProcess herald(kFastHeartbeat);
+    // 1.3 s between a ping and the close leaves a loaded machine time to answer.
+    HeraldProcess herald(
+        {"--workers", "1", "--ping-interval", "200ms", "--idle-timeout", "1500ms"});
     ASSERT_TRUE(herald.ok());
     auto client = WsClient::connect(herald.port());
     ASSERT_TRUE(client);
     ASSERT_TRUE(client->add_group("g"));
-    // Three idle timeouts during which the client sends nothing but pongs.
+    // Almost three idle timeouts during which the client sends nothing but pongs.
     int pings = 0;
-    const auto until = Clock::now() + milliseconds(3000);
+    const auto until = Clock::now() + milliseconds(4000);
     while (Clock::now() < until) {
         auto f = client->read_frame(200);
         if (!f) continue;
@@ -77,12 +79,13 @@ TEST(Heartbeat, ClientThatOnlyAnswersPingsStaysOpen) {
 }
 
 TEST(Heartbeat, ABusyClientIsNotPinged) {
-    HeraldProcess herald(kFastHeartbeat);
+    HeraldProcess herald({"--workers", "1", "--ping-interval", "2s", "--idle-timeout", "4s"});
     ASSERT_TRUE(herald.ok());
     auto client = WsClient::connect(herald.port());
     ASSERT_TRUE(client);
-    // A round trip every 50 ms for two idle timeouts: never silent for a ping interval.
-    const auto until = Clock::now() + milliseconds(2000);
+    // A round trip every 50 ms for three seconds: never silent for the 2 s ping interval (which,
+    // were input not heeded, would ping it once or twice).
+    const auto until = Clock::now() + milliseconds(3000);
     while (Clock::now() < until) {
         ASSERT_TRUE(client->sync());
         std::this_thread::sleep_for(milliseconds(50));
