@@ -85,7 +85,9 @@ TEST(UpgradeGate, AdmitsEverythingWhenNothingIsConfigured) {
 }
 
 TEST(UpgradeGate, ChecksOriginBeforeTheToken) {
-    UpgradeGate gate(*OriginAllowList::parse("https://a.example"), hs256_verifier(), 0, 8);
+    auto origins = OriginAllowList::parse("https://a.example");
+    ASSERT_TRUE(origins);
+    UpgradeGate gate(std::move(*origins), hs256_verifier(), 0, 8);
     const GateAnswer a = gate.admit(0, -1, upgrade("/", "https://b.example"), std::time(nullptr));
     EXPECT_EQ(a.verdict, GateVerdict::kOriginRefused);
     EXPECT_EQ(a.status, 403);
