@@ -29,7 +29,7 @@ static_assert(simdjson::SIMDJSON_PADDING <= 64, "frame payloads carry 64 bytes o
 // Indexed by ErrorCode.
 constexpr std::array<std::string_view, kErrorCodeCount> kErrorNames = {
     "",          "invalid_json",      "not_an_object",   "unknown_cmd",        "missing_field",
-    "bad_field", "group_id_too_long", "too_many_groups", "binary_unsupported",
+    "bad_field", "group_id_too_long", "too_many_groups", "binary_unsupported", "forbidden",
 };
 
 // Indexed by ErrorCode: the whole text of each error frame.
@@ -51,6 +51,8 @@ constexpr std::array<std::string_view, kErrorCodeCount> kErrorJson = {
     R"("detail":"this connection is already in --max-groups-per-conn groups; leave one first"})",
     R"({"error":"binary_unsupported",)"
     R"("detail":"commands are JSON text frames; binary frames are not accepted"})",
+    R"({"error":"forbidden",)"
+    R"("detail":"this connection's token does not allow this group"})",
 };
 
 // Room for the decimal text of any int64 or uint64 ("-9223372036854775808" is 20 bytes).

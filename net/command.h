@@ -29,8 +29,9 @@ enum class ErrorCode : std::uint8_t {
     kGroupIdTooLong,     // "group_id_too_long": over --max-group-id bytes
     kTooManyGroups,      // "too_many_groups": the connection is in --max-groups-per-conn groups
     kBinaryUnsupported,  // "binary_unsupported": commands are text frames
+    kForbidden,          // "forbidden": the connect token's groups/publish claims exclude it
 };
-constexpr std::size_t kErrorCodeCount = 9;
+constexpr std::size_t kErrorCodeCount = 10;
 
 // "invalid_json", ... ("" for kNone).
 std::string_view error_code_name(ErrorCode code) noexcept;

@@ -35,6 +35,8 @@ struct Connection {
     bool peer_closed = false;           // the peer's close frame arrived
     bool fail_fast = false;             // protocol failure: do not wait for the peer's close
     bool refused = false;               // over --max-conns: its head gets 503, then it closes
+    bool heard = false;                 // input arrived since the last heartbeat check
+    bool pinged = false;                // a heartbeat ping is out, the idle deadline runs
     std::uint16_t errors = 0;           // failed commands in the current error window
     std::uint16_t inflight_frames = 0;  // frames the send in flight covers
     std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)

@@ -47,7 +47,11 @@ HeadSoFar gather_head(Connection& c, std::uint8_t* data, std::size_t n, core::Bl
 
 HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::BlockPool& pool,
                           const std::function<std::string()>& render_stats) {
-    const RequestHead req = parse_request_head(head);
+    return answer_request(parse_request_head(head), worker_id, pool, render_stats);
+}
+
+HttpAnswer answer_request(const RequestHead& req, unsigned worker_id, core::BlockPool& pool,
+                          const std::function<std::string()>& render_stats) {
     switch (req.verdict) {
         case HeadVerdict::kUpgrade: {
             char worker[48];
@@ -76,6 +80,10 @@ HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::Block
 HttpAnswer busy_answer(core::BlockPool& pool) {
     return reply(pool, HttpOutcome::kError, 503, "text/plain",
                  "connection limit reached (--max-conns); retry later\n");
+}
+
+HttpAnswer refusal_answer(core::BlockPool& pool, int status, std::string_view reason) {
+    return reply(pool, HttpOutcome::kError, status, "text/plain", std::string(reason) + "\n");
 }
 
 HttpAnswer too_large_answer(core::BlockPool& pool) {

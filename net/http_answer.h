@@ -10,6 +10,7 @@
 
 #include "core/block.h"
 #include "net/connection.h"
+#include "net/http_handshake.h"
 
 namespace herald::net {
 
@@ -44,6 +45,13 @@ HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::Block
 
 // 503 Service Unavailable with Retry-After: 1, for a client over --max-conns.
 HttpAnswer busy_answer(core::BlockPool& pool);
+// The same, for a head already judged by parse_request_head (views into the head's bytes).
+HttpAnswer answer_request(const RequestHead& req, unsigned worker_id, core::BlockPool& pool,
+                          const std::function<std::string()>& render_stats);
+
+// An upgrade the gate refused (net/upgrade_gate.h): `status` (401, 403 or 503) with `reason`
+// as its one-line plain-text body; outcome kError.
+HttpAnswer refusal_answer(core::BlockPool& pool, int status, std::string_view reason);
 
 // 431 for a head longer than kMaxRequestHead.
 HttpAnswer too_large_answer(core::BlockPool& pool);

@@ -104,6 +104,9 @@ struct HeaderFacts {
     std::string_view host;            // last Host value, trimmed
     std::string_view version;         // last Sec-WebSocket-Version value, trimmed
     std::string_view key;             // last Sec-WebSocket-Key value, trimmed
+    std::string_view origin;          // last Origin value, trimmed
+    std::string_view authorization;   // last Authorization value, trimmed
+    bool has_origin = false;          // any Origin header
 };
 
 // Records one field's value in `facts`; returns nullptr, or the reason the value is malformed.
@@ -121,6 +124,11 @@ const char* note_field(std::string_view name, std::string_view value, HeaderFact
     } else if (iequals(name, "Sec-WebSocket-Key")) {
         ++facts.keys;
         facts.key = value;
+    } else if (iequals(name, "Origin")) {
+        facts.has_origin = true;
+        facts.origin = value;
+    } else if (iequals(name, "Authorization")) {
+        facts.authorization = value;
     } else if (iequals(name, "Transfer-Encoding")) {
         facts.transfer_encoding = true;
     } else if (iequals(name, "Content-Length")) {
@@ -170,6 +178,9 @@ RequestHead judge_upgrade(const RequestLine& rl, const HeaderFacts& f) noexcept 
     head.verdict = HeadVerdict::kUpgrade;
     head.target = rl.target;
     head.key = f.key;
+    head.origin = f.origin;
+    head.authorization = f.authorization;
+    head.has_origin = f.has_origin;
     return head;
 }
 
@@ -319,6 +330,7 @@ std::string http_response(int status, std::string_view content_type, std::string
     out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
     out.append("Connection: close\r\n");
     if (status == 405) out.append("Allow: GET\r\n");
+    if (status == 401) out.append("WWW-Authenticate: Bearer\r\n");
     if (status == 426) out.append("Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n");
     if (status == 503) out.append("Retry-After: 1\r\n");
     out.append("\r\n").append(body);

@@ -33,6 +33,11 @@ struct RequestHead {
     std::string_view target;  // request-target, e.g. "/" or "/stats" (valid unless 400)
     std::string_view key;     // Sec-WebSocket-Key, trimmed (kUpgrade only)
     const char* reason = "";  // why, for 4xx answers: one short line
+    // kUpgrade only (the upgrade gate judges them): the last Origin and Authorization values,
+    // trimmed; has_origin says whether an Origin header was present at all.
+    std::string_view origin;
+    std::string_view authorization;
+    bool has_origin = false;
 };
 
 // Judges a complete head (as delimited by find_head_end). Views point into `head`.
@@ -97,7 +102,8 @@ std::string switching_protocols_response(std::string_view key, std::string_view 
 
 // A complete response with `Connection: close`, Content-Length and the given body; no
 // Content-Type header when `content_type` is empty.
-// 405 adds `Allow: GET`; 426 adds `Upgrade: websocket` and `Sec-WebSocket-Version: 13`.
+// 405 adds `Allow: GET`; 401 adds `WWW-Authenticate: Bearer` (RFC 6750 §3); 426 adds `Upgrade:
+// websocket` and `Sec-WebSocket-Version: 13`.
 std::string http_response(int status, std::string_view content_type, std::string_view body);
 
 // The reason phrase for the statuses herald sends ("Bad Request", ...); "" for others (an empty

@@ -32,7 +32,8 @@ Server::Server(const ServerOptions& options, WorkerStats* stats)
       conns_(max_conns_ + kRefusalReserve),
       groups_(*stats_, options.max_groups_per_conn),
       outbox_(ops_, conns_, options.max_backpressure),
-      parser_(options.max_group_id) {
+      parser_(options.max_group_id),
+      gate_(options.allowed_origins, options.jwt, options.max_conns_per_ip, conns_.capacity()) {
     ws_limits_.max_message = options_.max_message;
     stats_renderer_ = [this] { return render_own_stats(); };
     stats_->pid.set(static_cast<std::uint64_t>(getpid()));
@@ -50,6 +51,7 @@ Server::~Server() {
     for (core::Block* b : error_frames_) {
         if (b != nullptr) b->unref();
     }
+    if (ping_frame_ != nullptr) ping_frame_->unref();
     if (signal_fd_ >= 0) close(signal_fd_);
 }
 
@@ -86,6 +88,7 @@ core::Result<Endpoint> Server::start() {
             make_frame(pool_, Opcode::kText,
                        {reinterpret_cast<const std::uint8_t*>(json.data()), json.size()});
     }
+    ping_frame_ = make_frame(pool_, Opcode::kPing, {});
     return bound;
 }
 
@@ -209,6 +212,7 @@ void Server::on_accept(int res, bool more) {
         conns_[slot].refused = over;
         refused_open_ += over ? 1 : 0;
         stats_->rejected.add(over ? 1 : 0);
+        bound_dead_peers(fd, options_);
         stats_->connections.set(conns_.size());
         set_deadline(conn(slot), kHandshakeTimer);
         inbox_.arm(conn(slot));
@@ -296,14 +300,18 @@ void Server::begin_shutdown() {
 }
 
 void Server::set_deadline(ConnRef c, Timer timer) {
-    const core::Nanos timeout =
-        timer == kHandshakeTimer ? options_.handshake_timeout : options_.close_timeout;
+    core::Nanos timeout = options_.close_timeout;
+    if (timer == kHandshakeTimer) timeout = options_.handshake_timeout;
+    if (timer == kPingTimer) timeout = options_.ping_interval;
+    if (timer == kIdleTimer) timeout = options_.idle_timeout - options_.ping_interval;
     timers_.set(c.slot, timer, now_ + timeout);
 }
 
-// A handshake, closing handshake or linger took too long: abort. A connection still waiting for
+// A handshake, closing handshake or linger took too long: abort (an open connection's deadline
+// is its heartbeat's). A connection still waiting for
 // its operations after that gets them cancelled (and is checked again a timeout later).
 void Server::on_deadline(ConnRef c) {
+    if (c.conn.state == ConnState::kOpen) return on_heartbeat(c);
     if (c.conn.state == ConnState::kAborting) {
         io_uring_sqe* sqe = uring_.sqe();
         io_uring_prep_cancel_fd(sqe, c.conn.fd, IORING_ASYNC_CANCEL_ALL);

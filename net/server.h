@@ -39,6 +39,7 @@
 #include "net/outbox.h"
 #include "net/relay.h"
 #include "net/server_options.h"
+#include "net/upgrade_gate.h"
 #include "net/uring.h"
 #include "net/user_data.h"
 #include "net/worker_stats.h"
@@ -122,10 +123,26 @@ class Server final : public RecordSink {
     void on_timer();
     void begin_shutdown();
     // Deadlines (core/timer_list.h): one list per timeout, so each stays sorted.
-    enum Timer : std::uint8_t { kNoTimer = 0, kHandshakeTimer, kCloseTimer, kTimers };
+    // kPingTimer and kIdleTimer hold open connections (heartbeats, server_liveness.cc).
+    enum Timer : std::uint8_t {
+        kNoTimer = 0,
+        kHandshakeTimer,
+        kCloseTimer,
+        kPingTimer,
+        kIdleTimer,
+        kTimers
+    };
     void set_deadline(ConnRef c, Timer timer);
     void clear_deadline(ConnRef c) { timers_.clear(c.slot); }
     void on_deadline(ConnRef c);
+
+    // --- heartbeats and dead peers (server_liveness.cc)
+    // An open connection's heartbeat deadline passed: re-arm, ping, or close it idle.
+    void on_heartbeat(ConnRef c);
+    // Kernel bounds on an accepted socket `fd`: SO_KEEPALIVE (first probe after ping_interval)
+    // and TCP_USER_TIMEOUT = idle_timeout (tcp(7)): unacknowledged data fails the connection
+    // (ETIMEDOUT) instead of being retransmitted for ~15 minutes.
+    static void bound_dead_peers(int fd, const ServerOptions& options) noexcept;
 
     // --- connection I/O (server_io.cc)
     void on_send(ConnRef c, int res);
@@ -142,6 +159,8 @@ class Server final : public RecordSink {
     void handshake_input(ConnRef c, std::uint8_t* data, std::size_t n);
     // Queues the answer to c's request head; c becomes a WebSocket or ends after the answer.
     void answer_http(ConnRef c, HttpAnswer answer);
+    // The answer to an upgrade request: a refusal from gate_ (counted), or the 101.
+    HttpAnswer admit_upgrade(ConnRef c, const RequestHead& req);
     void ws_input(ConnRef c, std::uint8_t* data, std::size_t n);
     bool on_command(ConnRef c, std::span<const std::uint8_t> text);
     bool send_error(ConnRef c, ErrorCode code);
@@ -190,6 +209,8 @@ class Server final : public RecordSink {
     CommandParser parser_;
     WsLimits ws_limits_;
     std::array<core::Block*, kErrorCodeCount> error_frames_{};  // encoded once at start
+    core::Block* ping_frame_ = nullptr;                         // the heartbeat ping, shared
+    UpgradeGate gate_;  // Origin, token and per-IP checks; per-slot permissions
 
     core::TimerLists<TimerLinks, kTimers> timers_{TimerLinks{&conns_}};
 

@@ -8,6 +8,7 @@ namespace herald::net {
 
 void Server::input(ConnRef c, std::uint8_t* data, std::size_t n) {
     stats_->bytes_in.add(n);
+    c.conn.heard = true;  // any input, a pong included, keeps the connection alive
     received_since_tick_ = true;
     memory_released_ = false;
     switch (c.conn.state) {
@@ -86,6 +87,7 @@ void Server::maybe_release(ConnRef c) {
 void Server::on_close(ConnRef c) {
     if (--c.conn.ops != 0) return;
     clear_deadline(c);
+    gate_.release(c.slot);
     outbox_.clear(c.conn);
     c.conn.reader.release();
     if (c.conn.head != nullptr) c.conn.head->unref();

@@ -3,9 +3,12 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 
 #include "core/clock.h"
+#include "net/connect_token.h"
 #include "net/endpoint.h"
+#include "net/origin_allow_list.h"
 
 namespace herald::net {
 
@@ -40,6 +43,15 @@ struct ServerOptions {
     // --stats-on-ws-port: GET /stats answered on the WebSocket port; otherwise it gets the 426
     // of any plain GET (herald's flags default it to on only for a loopback --listen).
     bool stats_on_ws_port = true;
+
+    // Heartbeats and dead peers (docs/OPERATIONS.md). idle_timeout > ping_interval.
+    core::Nanos ping_interval = 25 * core::kSecond;  // --ping-interval: ping a silent connection
+    core::Nanos idle_timeout = 60 * core::kSecond;   // --idle-timeout: close it (1001) after
+
+    // Who may upgrade (net/upgrade_gate.h).
+    OriginAllowList allowed_origins;                  // --allowed-origins (default: any)
+    std::shared_ptr<const ConnectTokenVerifier> jwt;  // --jwt-key/--jwt-audience; null: open
+    std::uint32_t max_conns_per_ip = 0;               // --max-conns-per-ip (0: unlimited)
 };
 
 }  // namespace herald::net

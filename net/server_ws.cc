@@ -1,5 +1,6 @@
 // The protocol side of the worker loop: HTTP upgrade, WebSocket messages, group commands and
 // the fan-out of send_to_group.
+#include <ctime>
 #include <string>
 #include <utility>
 
@@ -54,14 +55,35 @@ void Server::handshake_input(ConnRef c, std::uint8_t* data, std::size_t n) {
     if (head.too_large) return answer_http(c, too_large_answer(pool_));
     if (head.end == 0) return;
     core::Block* held = std::exchange(c.conn.head, nullptr);
-    answer_http(
-        c, answer_request({reinterpret_cast<const char*>(head.bytes), head.end}, options_.worker_id,
-                          pool_, options_.stats_on_ws_port ? stats_renderer_ : kNoStats));
+    const RequestHead req =
+        parse_request_head({reinterpret_cast<const char*>(head.bytes), head.end});
+    answer_http(c, req.verdict == HeadVerdict::kUpgrade
+                       ? admit_upgrade(c, req)
+                       : answer_request(req, options_.worker_id, pool_,
+                                        options_.stats_on_ws_port ? stats_renderer_ : kNoStats));
     // Bytes after the head are the client's first frames (it need not wait for the 101).
     if (c.conn.state == ConnState::kOpen && head.size > head.end) {
         ws_input(c, head.bytes + head.end, head.size - head.end);
     }
     if (held != nullptr) held->unref();
+}
+
+HttpAnswer Server::admit_upgrade(ConnRef c, const RequestHead& req) {
+    const GateAnswer gate = gate_.admit(c.slot, c.conn.fd, req, std::time(nullptr));
+    switch (gate.verdict) {
+        case GateVerdict::kAdmitted:
+            return answer_request(req, options_.worker_id, pool_, stats_renderer_);
+        case GateVerdict::kOriginRefused:
+            stats_->upgrades_refused_origin.add();
+            break;
+        case GateVerdict::kTokenRefused:
+            stats_->upgrades_refused_auth.add();
+            break;
+        case GateVerdict::kOverIpLimit:
+            stats_->upgrades_refused_per_ip.add();
+            break;
+    }
+    return refusal_answer(pool_, gate.status, gate.reason);
 }
 
 void Server::answer_http(ConnRef c, HttpAnswer answer) {
@@ -72,7 +94,8 @@ void Server::answer_http(ConnRef c, HttpAnswer answer) {
         const core::Nanos accepted = c.conn.timer.deadline - options_.handshake_timeout;
         stats_->handshake.record(core::now_ns() - accepted);
         c.conn.state = ConnState::kOpen;
-        return clear_deadline(c);
+        c.conn.heard = false;
+        return set_deadline(c, kPingTimer);  // from here on the heartbeat's deadlines
     }
     (answer.outcome == HttpOutcome::kPlain ? stats_->http_requests : stats_->http_errors).add();
     if (c.conn.head != nullptr) c.conn.head->unref();
@@ -100,6 +123,10 @@ bool Server::on_command(ConnRef c, std::span<const std::uint8_t> text) {
     const Command& cmd = r.command;
     switch (cmd.kind) {
         case CommandKind::kAddGroup:
+            if (const ConnectPermissions* p = gate_.permissions(c.slot);
+                p != nullptr && !p->may_join(cmd.group_id)) {
+                return send_error(c, ErrorCode::kForbidden);
+            }
             if (!groups_.join(c.slot, cmd.group_id)) {
                 return send_error(c, ErrorCode::kTooManyGroups);
             }
@@ -108,6 +135,10 @@ bool Server::on_command(ConnRef c, std::span<const std::uint8_t> text) {
             groups_.leave(c.slot, cmd.group_id);
             break;
         case CommandKind::kSendToGroup: {
+            if (const ConnectPermissions* p = gate_.permissions(c.slot);
+                p != nullptr && !p->may_publish(cmd.group_id)) {
+                return send_error(c, ErrorCode::kForbidden);
+            }
             stats_->publishes.add();
             const std::span<const std::uint8_t> message{
                 reinterpret_cast<const std::uint8_t*>(cmd.message.data()), cmd.message.size()};

@@ -61,6 +61,13 @@ struct WorkerStats {
     core::Counter recv_no_buffers;      // multishot recv ran out of provided buffers
     // Accept to the 101 queued, per successful handshake (GET /metrics only, not /stats).
     DurationHistogram handshake;
+
+    // Heartbeats and the upgrade gate (issue 15).
+    core::Counter pings;                    // heartbeat pings sent to silent connections
+    core::Counter closes_idle;              // closed 1001: silent past --idle-timeout
+    core::Counter upgrades_refused_auth;    // upgrades answered 401: token missing or bad
+    core::Counter upgrades_refused_origin;  // upgrades answered 403: --allowed-origins
+    core::Counter upgrades_refused_per_ip;  // upgrades answered 503: --max-conns-per-ip
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
@@ -88,6 +95,11 @@ void for_each_counter(const WorkerStats& s, Fn&& fn) {
     fn("closes_protocol", s.closes_protocol);
     fn("closes_timeout", s.closes_timeout);
     fn("recv_no_buffers", s.recv_no_buffers);
+    fn("pings", s.pings);
+    fn("closes_idle", s.closes_idle);
+    fn("upgrades_refused_auth", s.upgrades_refused_auth);
+    fn("upgrades_refused_origin", s.upgrades_refused_origin);
+    fn("upgrades_refused_per_ip", s.upgrades_refused_per_ip);
 }
 
 }  // namespace herald::net

@@ -682,6 +682,7 @@ constexpr std::pair<ErrorCode, std::string_view> kNames[] = {
     {ErrorCode::kGroupIdTooLong, "group_id_too_long"},
     {ErrorCode::kTooManyGroups, "too_many_groups"},
     {ErrorCode::kBinaryUnsupported, "binary_unsupported"},
+    {ErrorCode::kForbidden, "forbidden"},
 };
 static_assert(std::size(kNames) + 1 == kErrorCodeCount);
 
