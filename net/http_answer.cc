@@ -74,6 +74,11 @@ HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::Block
     return reply(pool, HttpOutcome::kError, 400, "text/plain", "bad request\n");
 }
 
+HttpAnswer tls_required_answer(core::BlockPool& pool) {
+    return reply(pool, HttpOutcome::kError, 400, "text/plain",
+                 "this port speaks TLS: use https:// or wss://\n");
+}
+
 HttpAnswer too_large_answer(core::BlockPool& pool) {
     return reply(pool, HttpOutcome::kError, 431, "text/plain", "request head larger than 8 KiB\n");
 }

@@ -44,4 +44,8 @@ HttpAnswer answer_request(std::string_view head, unsigned worker_id, core::Block
 // 431 for a head longer than kMaxRequestHead.
 HttpAnswer too_large_answer(core::BlockPool& pool);
 
+// 400 for a plain HTTP request on a wss:// listener: one line saying the port speaks TLS. The
+// bytes go out unencrypted (the client speaks no TLS).
+HttpAnswer tls_required_answer(core::BlockPool& pool);
+
 }  // namespace herald::net

@@ -51,6 +51,7 @@ Server::~Server() {
 }
 
 core::Result<Endpoint> Server::start() {
+    if (core::Status tls = start_tls(); !tls) return core::Error{tls.error()};
     auto bound = listener_.open(options_.listen, options_.reuse_port);
     if (!bound) return bound;
 
@@ -69,6 +70,7 @@ core::Result<Endpoint> Server::start() {
         sigemptyset(&set);
         sigaddset(&set, SIGINT);
         sigaddset(&set, SIGTERM);
+        sigaddset(&set, SIGHUP);
         sigprocmask(SIG_BLOCK, &set, nullptr);
         signal_fd_ = signalfd(-1, &set, SFD_CLOEXEC);
     }
@@ -143,7 +145,7 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
         case Op::kTimer:
             return on_timer();
         case Op::kSignal:
-            return stop();
+            return on_signal();
         case Op::kWake:
             return arm_wake();
         case Op::kNone:
@@ -168,7 +170,10 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
             inbox_.on_completion(
                 ref, cqe.res, cqe.flags,
                 [&](std::uint8_t* data, std::size_t n) { input(ref, data, n); },
-                [&] { abort(ref); });
+                [&] {
+                    if (ref.conn.tls != nullptr) ref.conn.tls->session.feed_eof();
+                    abort(ref);
+                });
             return maybe_release(ref);
         case Op::kSend:
             return on_send(ref, cqe.res);
@@ -197,6 +202,7 @@ void Server::on_accept(int res, bool more) {
         conns_.erase(slot);
     } else {
         conns_[slot].fd = fd;
+        if (tls_) attach_tls(conn(slot));
         stats_->connections.set(conns_.size());
         set_deadline(conn(slot), kHandshakeTimer);
         inbox_.arm(conn(slot));
@@ -231,6 +237,12 @@ void Server::arm_signals() {
     io_uring_sqe* sqe = uring_.sqe();
     io_uring_prep_read(sqe, signal_fd_, &signal_info_, sizeof signal_info_, 0);
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
+}
+
+void Server::on_signal() {
+    if (signal_info_.ssi_signo != SIGHUP) return stop();
+    reload_tls();
+    arm_signals();
 }
 
 void Server::arm_wake() {

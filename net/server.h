@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -38,6 +39,7 @@
 #include "net/outbox.h"
 #include "net/relay.h"
 #include "net/server_options.h"
+#include "net/tls_context.h"
 #include "net/uring.h"
 #include "net/user_data.h"
 #include "net/worker_stats.h"
@@ -93,6 +95,13 @@ class Server final : public RecordSink {
     }
     std::string render_own_stats() const;
 
+    // Whether the listener speaks wss:// (options.tls.cert given).
+    bool tls() const noexcept { return tls_.has_value(); }
+    // SIGHUP: rebuilds the TLS context from its files; connections made after it use the new
+    // certificate, live ones keep theirs. When the new files are broken the old context keeps
+    // serving and one line on stderr says why. Nothing without TLS.
+    void reload_tls();
+
     const WorkerStats& stats() const noexcept { return *stats_; }
     const char* recv_mode_name() const noexcept { return inbox_.mode_name(); }
 
@@ -105,6 +114,8 @@ class Server final : public RecordSink {
     bool wait_for_work(int& error);
     void handle_completion(const io_uring_cqe& cqe);
     void on_accept(int res, bool more);
+    // SIGINT/SIGTERM stop the loop; SIGHUP reloads the TLS context.
+    void on_signal();
     void on_timer();
     void begin_shutdown();
     // Deadlines (core/timer_list.h): one list per timeout, so each stays sorted.
@@ -117,11 +128,25 @@ class Server final : public RecordSink {
     void on_send(ConnRef c, int res);
     void on_close(ConnRef c);
     void input(ConnRef c, std::uint8_t* data, std::size_t n);
+    // What the connection's protocol gets: the bytes read (ws://) or decrypted (wss://).
+    void plain_input(ConnRef c, std::uint8_t* data, std::size_t n);
     void half_close(ConnRef c);
     // reset: drop what the kernel still holds for the peer (RST instead of FIN), for peers that
     // stopped reading or timed out.
     void abort(ConnRef c, bool reset = false);
     void maybe_release(ConnRef c);
+
+    // --- TLS (server_tls.cc)
+    struct TlsSink;
+    // Loads the context (an error line naming the file and the problem), logs the record path.
+    core::Status start_tls();
+    // Accept: gives c its TLS session.
+    void attach_tls(ConnRef c);
+    // Ciphertext from c: decrypted bytes go to plain_input, the session's output is sent.
+    void tls_input(ConnRef c, std::uint8_t* data, std::size_t n);
+    // c's session ended (close_notify, EOF or a failure): send what it holds (an alert,
+    // close_notify), then close.
+    void tls_end(ConnRef c);
 
     // --- protocol (server_ws.cc)
     struct WsHandler;
@@ -161,6 +186,7 @@ class Server final : public RecordSink {
     core::Nanos stop_deadline_ = 0;
     core::Nanos now_ = 0;  // refreshed once per loop pass
 
+    std::optional<TlsContext> tls_;  // wss://: the certificate and key, reloaded on SIGHUP
     core::Slab<Connection> conns_;
     GroupFanOut groups_;
     core::BlockPool pool_;

@@ -6,6 +6,7 @@
 
 #include "core/clock.h"
 #include "net/endpoint.h"
+#include "net/tls_context.h"
 
 namespace herald::net {
 
@@ -37,6 +38,8 @@ struct ServerOptions {
     unsigned recv_buffers = 256;            // --recv-buffers (power of two)
     unsigned recv_buffer_size = 16 * 1024;  // --recv-buffer-size
     RecvMode recv_mode = RecvMode::kAuto;   // --recv-mode
+
+    TlsFiles tls;  // --tls-cert / --tls-key / --tls-ca: wss:// when cert is set
 };
 
 }  // namespace herald::net

@@ -223,6 +223,18 @@ void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p) {
               text_flag(hub.api_token));
 }
 
+void add_tls_flags(Flags& flags, HeraldOptions& o) {
+    net::TlsFiles& tls = o.server.tls;
+    flags.section("TLS (docs/OPERATIONS.md; SIGHUP reloads the files)");
+    flags.add("tls-cert", "FILE",
+              "PEM certificate (then its chain): the listener speaks wss://;\n"
+              "needs --tls-key",
+              text_flag(tls.cert));
+    flags.add("tls-key", "FILE", "PEM private key of --tls-cert", text_flag(tls.key));
+    flags.add("tls-ca", "FILE", "PEM CA bundle: require client certificates it signed",
+              text_flag(tls.ca));
+}
+
 void add_uring_and_other_flags(Flags& flags, HeraldOptions& o, Pending& p) {
     flags.section("io_uring");
     flags.add("recv-mode", "auto|ring|poll",
@@ -248,6 +260,7 @@ Flags make_flags(HeraldOptions& o, Pending& p) {
     add_process_flags(flags, o, p);
     add_limit_flags(flags, o, p);
     add_cluster_flags(flags, o, p);
+    add_tls_flags(flags, o);
     add_uring_and_other_flags(flags, o, p);
     return flags;
 }
@@ -300,6 +313,11 @@ core::Status resolve(const Pending& p, HeraldOptions& o) {
     o.server.recv_buffer_size = static_cast<unsigned>(p.recv_buffer_size);
     if (core::Status cluster = resolve_cluster(p, o); !cluster) {
         return core::Error{cluster.error() + kSeeHelp};
+    }
+    const net::TlsFiles& tls = o.server.tls;
+    if (tls.cert.empty() != tls.key.empty() || (!tls.ca.empty() && tls.cert.empty())) {
+        return core::Error{
+            std::string("--tls-cert and --tls-key go together (--tls-ca needs both)") + kSeeHelp};
     }
     o.relay.interest = o.hub;
     // Room for a few of the largest messages while a reader catches up.
