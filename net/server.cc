@@ -42,6 +42,7 @@ Server::~Server() {
         if (c.fd >= 0) close(c.fd);
         outbox_.clear(c);
         c.reader.release();
+        c.tls.reset();  // its blocks go back to pool_, which the slab outlives
         if (c.head != nullptr) c.head->unref();
     }
     for (core::Block* b : error_frames_) {
