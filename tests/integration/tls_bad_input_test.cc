@@ -1,7 +1,7 @@
 // wss:// against bad input: plain HTTP on the TLS port, a truncated ClientHello, a client that
 // stops mid-handshake, garbage after the handshake, a broken certificate on SIGHUP, and bad
-// certificate or key files at start-up. Each case ends the way docs/OPERATIONS.md says, and the
-// server keeps serving others.
+// certificate or key files at start-up, client certificates under --tls-ca. Each case ends the
+// way docs/OPERATIONS.md says, and the server keeps serving others.
 #include <gtest/gtest.h>
 #include <poll.h>
 #include <signal.h>
@@ -186,6 +186,56 @@ TEST(TlsStartup, CertificateWithoutKeyIsAFlagError) {
         {herald_binary(), "--listen", "127.0.0.1:0", "--tls-cert", pki.path("chain.pem")});
     EXPECT_EQ(r.status, 2) << r.err;
     EXPECT_NE(r.err.find("--tls-key"), std::string::npos) << r.err;
+}
+
+// Sends a WebSocket upgrade over TLS, presenting `cert`/`key` when given; returns the first
+// bytes of the answer ("" when the handshake or the exchange failed).
+std::string upgrade_with_client_cert(std::uint16_t port, const std::string& cert,
+                                     const std::string& key) {
+    SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+    if (!cert.empty()) {
+        SSL_CTX_use_certificate_file(ctx, cert.c_str(), SSL_FILETYPE_PEM);
+        SSL_CTX_use_PrivateKey_file(ctx, key.c_str(), SSL_FILETYPE_PEM);
+    }
+    const int fd = tcp_connect(port);
+    const timeval tv{10, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL* ssl = SSL_new(ctx);
+    SSL_set_fd(ssl, fd);
+    const std::string request =
+        "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    std::string answer;
+    char buf[256];
+    int n = 0;
+    if (SSL_connect(ssl) == 1 &&
+        SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0 &&
+        (n = SSL_read(ssl, buf, sizeof buf)) > 0) {
+        answer.assign(buf, static_cast<std::size_t>(n));
+    }
+    SSL_free(ssl);
+    SSL_CTX_free(ctx);
+    close(fd);
+    return answer;
+}
+
+TEST(TlsClientCertificates, RequiredAndCheckedWhenTlsCaIsGiven) {
+    TestPki pki;
+    HeraldProcess herald({"--workers", "1", "--tls-cert", pki.path("chain.pem"), "--tls-key",
+                          pki.path("server.key"), "--tls-ca", pki.path("ca.pem")});
+    ASSERT_TRUE(herald.ok()) << herald.stderr_text();
+    EXPECT_TRUE(
+        upgrade_with_client_cert(herald.port(), pki.path("client.pem"), pki.path("client.key"))
+            .starts_with("HTTP/1.1 101"));
+    EXPECT_EQ(upgrade_with_client_cert(herald.port(), "", ""), "") << "no certificate: refused";
+    // A self-signed client certificate: the CA did not sign it.
+    const X509Ptr stranger =
+        make_cert("stranger", pki.other_key.get(), nullptr, pki.other_key.get(), false, 9);
+    write_pem(pki.path("stranger.pem"), stranger.get());
+    EXPECT_EQ(
+        upgrade_with_client_cert(herald.port(), pki.path("stranger.pem"), pki.path("other.key")),
+        "")
+        << "a certificate from another issuer: refused";
 }
 
 }  // namespace
