@@ -2,11 +2,13 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "core/block.h"
 #include "core/clock.h"
 #include "core/timer_list.h"
 #include "net/send_queue.h"
+#include "net/tls_session.h"
 #include "net/ws_reader.h"
 
 namespace herald::net {
@@ -23,6 +25,14 @@ enum class ConnState : std::uint8_t {
     kClosing,    // our close frame is queued or sent; reading until the peer's close frame
     kLingering,  // our side is shut (SHUT_WR); input is discarded until EOF or the deadline
     kAborting,   // shut both ways; waiting for in-flight operations before closing the fd
+};
+
+// A wss:// connection's TLS side: its session and the ciphertext block being sent.
+struct TlsLink {
+    TlsLink(SSL_CTX* ctx, core::BlockPool& pool) : session(ctx, pool) {}
+    TlsSession session;      // records in and out (net/tls_session.h)
+    core::BlockRef sending;  // ciphertext taken from the session and in flight (or to resend)
+    std::uint32_t sent = 0;  // bytes of `sending` the kernel already took
 };
 
 struct Connection {
@@ -42,9 +52,10 @@ struct Connection {
     std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)
     core::TimerLink timer;              // its place in the loop's deadline lists
     core::Nanos error_window_start = 0;
-    core::Block* head = nullptr;  // the request head so far (handshake only)
-    SendQueue out;                // frames not yet acknowledged by a send completion
-    WsReader reader;              // frame parsing state
+    core::Block* head = nullptr;   // the request head so far (handshake only)
+    SendQueue out;                 // frames not yet acknowledged by a send completion
+    WsReader reader;               // frame parsing state
+    std::unique_ptr<TlsLink> tls;  // wss:// only: null on a ws:// listener
 };
 
 // A connection as the loop's functions take it: the object and its slab slot (which names it in

@@ -86,6 +86,11 @@ HttpAnswer refusal_answer(core::BlockPool& pool, int status, std::string_view re
     return reply(pool, HttpOutcome::kError, status, "text/plain", std::string(reason) + "\n");
 }
 
+HttpAnswer tls_required_answer(core::BlockPool& pool) {
+    return reply(pool, HttpOutcome::kError, 400, "text/plain",
+                 "this port speaks TLS: use https:// or wss://\n");
+}
+
 HttpAnswer too_large_answer(core::BlockPool& pool) {
     return reply(pool, HttpOutcome::kError, 431, "text/plain", "request head larger than 8 KiB\n");
 }

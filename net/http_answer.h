@@ -56,4 +56,8 @@ HttpAnswer refusal_answer(core::BlockPool& pool, int status, std::string_view re
 // 431 for a head longer than kMaxRequestHead.
 HttpAnswer too_large_answer(core::BlockPool& pool);
 
+// 400 for a plain HTTP request on a wss:// listener: one line saying the port speaks TLS. The
+// bytes go out unencrypted (the client speaks no TLS).
+HttpAnswer tls_required_answer(core::BlockPool& pool);
+
 }  // namespace herald::net

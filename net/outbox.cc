@@ -36,7 +36,10 @@ void Outbox::flush() {
         Connection* c = conns_.find(d.slot, d.generation);
         if (c == nullptr) continue;
         c->dirty = false;
-        if (!c->send_busy && !c->out.empty() && c->state != ConnState::kAborting) {
+        if (c->send_busy || c->state == ConnState::kAborting) continue;
+        if (c->tls != nullptr) {
+            start_tls_send({*c, d.slot});
+        } else if (!c->out.empty()) {
             start_send({*c, d.slot});
         }
     }
@@ -74,6 +77,7 @@ SendDone Outbox::on_sent(ConnRef c, int res) noexcept {
     conn.send_busy = false;
     conn.inflight_frames = 0;
     if (res < 0) return SendDone::kFailed;
+    if (conn.tls != nullptr) return on_tls_sent(c, res);
     written(conn, static_cast<std::size_t>(res));
     if (conn.out.empty()) return SendDone::kDrained;
     if (conn.state != ConnState::kAborting) mark_dirty(c);
@@ -86,6 +90,47 @@ std::size_t Outbox::describe(const Connection& c, iovec* iov, std::size_t max) n
 }
 
 void Outbox::written(Connection& c, std::size_t bytes) noexcept { c.out.consume(bytes, nodes_); }
+
+// The plaintext frames leave the queue as they are sealed (the records hold copies), so what
+// --max-backpressure bounds is the plaintext not yet sealed; the sealed part is at most one
+// output block (TlsSession::kOutputSoftLimit plus a record). A partial send keeps its block and
+// sends the rest first.
+void Outbox::start_tls_send(ConnRef c) {
+    Connection& conn = c.conn;
+    TlsLink& tls = *conn.tls;
+    if (!tls.sending) {
+        if (tls.session.state() == TlsState::kOpen) {
+            iovec iov[SendArena::kMaxFrames];
+            while (!conn.out.empty()) {
+                std::size_t total = 0;
+                const std::size_t n = conn.out.gather(iov, SendArena::kMaxFrames, total);
+                const std::size_t sealed = tls.session.encrypt({iov, n});
+                conn.out.consume(sealed, nodes_);
+                if (sealed < total) break;  // the output bound: the rest goes next pass
+            }
+        } else {
+            conn.out.clear(nodes_);  // no records can carry them any more
+        }
+        tls.sending = tls.session.take_output();
+        tls.sent = 0;
+        if (!tls.sending) return;
+    }
+    std::uint8_t* bytes = tls.sending->bytes() + tls.sent;
+    const std::size_t left = tls.sending->size - tls.sent;
+    ops_.prepare(c, Op::kSend, [&](io_uring_sqe* sqe, int target) {
+        io_uring_prep_send(sqe, target, bytes, left, MSG_NOSIGNAL | MSG_WAITALL);
+    });
+    conn.send_busy = true;
+}
+
+SendDone Outbox::on_tls_sent(ConnRef c, int res) noexcept {
+    TlsLink& tls = *c.conn.tls;
+    tls.sent += static_cast<std::uint32_t>(res);
+    if (tls.sending && tls.sent >= tls.sending->size) tls.sending.reset();
+    if (drained(c.conn)) return SendDone::kDrained;
+    if (c.conn.state != ConnState::kAborting) mark_dirty(c);
+    return SendDone::kPending;
+}
 
 msghdr* SendArena::take(std::size_t frames) {
     while (true) {

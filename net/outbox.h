@@ -88,10 +88,16 @@ class Outbox {
     void drop_unsent(Connection& c) noexcept;
     // Drops every frame (the slot is being released: nothing is in flight).
     void clear(Connection& c) noexcept { c.out.clear(nodes_); }
-    // Nothing queued and nothing in flight.
-    static bool drained(const Connection& c) noexcept { return !c.send_busy && c.out.empty(); }
+    // Nothing queued and nothing in flight (for wss://: no ciphertext waiting either).
+    static bool drained(const Connection& c) noexcept {
+        return !c.send_busy && c.out.empty() && !tls_pending(c);
+    }
+    // Marks c for the next flush: its TLS session made output of its own (handshake replies,
+    // alerts, close_notify).
+    void kick(ConnRef c) { mark_dirty(c); }
 
-    // Starts one send per connection with queued frames and none in flight (not aborting).
+    // Starts one send per connection with queued frames (or TLS output) and none in flight (not
+    // aborting).
     // Once per loop pass, before the pass submits; empties the pass's send arena first.
     void flush();
 
@@ -102,6 +108,14 @@ class Outbox {
   private:
     void mark_dirty(ConnRef c);
     void start_send(ConnRef c);
+    // wss://: ciphertext taken from the session or still in it.
+    static bool tls_pending(const Connection& c) noexcept {
+        return c.tls != nullptr && (c.tls->sending || c.tls->session.output_bytes() > 0);
+    }
+    // wss://: seals the queued frames into records (as few as the 16 KiB record size allows, at
+    // most TlsSession::kOutputSoftLimit bytes per send) and sends the session's output block.
+    void start_tls_send(ConnRef c);
+    SendDone on_tls_sent(ConnRef c, int res) noexcept;
     // The seam between frames and the wire. Today the bytes written are the frames' own bytes:
     // describe() points up to `max` iovecs at the first queued frames (the head minus what a
     // short send wrote) and returns how many, written() releases what `bytes` covered. Record

@@ -46,6 +46,7 @@ Server::~Server() {
         if (c.fd >= 0) close(c.fd);
         outbox_.clear(c);
         c.reader.release();
+        c.tls.reset();  // its blocks go back to pool_, which the slab outlives
         if (c.head != nullptr) c.head->unref();
     }
     for (core::Block* b : error_frames_) {
@@ -56,6 +57,7 @@ Server::~Server() {
 }
 
 core::Result<Endpoint> Server::start() {
+    if (core::Status tls = start_tls(); !tls) return core::Error{tls.error()};
     auto bound = listener_.open(options_.listen, options_.reuse_port);
     if (!bound) return bound;
 
@@ -176,7 +178,10 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
             inbox_.on_completion(
                 ref, cqe.res, cqe.flags,
                 [&](std::uint8_t* data, std::size_t n) { input(ref, data, n); },
-                [&] { abort(ref); });
+                [&] {
+                    if (ref.conn.tls != nullptr) ref.conn.tls->session.feed_eof();
+                    abort(ref);
+                });
             return maybe_release(ref);
         case Op::kSend:
             return on_send(ref, cqe.res);
@@ -213,6 +218,7 @@ void Server::on_accept(int res, bool more) {
         refused_open_ += over ? 1 : 0;
         stats_->rejected.add(over ? 1 : 0);
         bound_dead_peers(fd, options_);
+        if (tls_) attach_tls(conn(slot));
         stats_->connections.set(conns_.size());
         set_deadline(conn(slot), kHandshakeTimer);
         inbox_.arm(conn(slot));
@@ -256,9 +262,10 @@ void Server::arm_signals() {
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
 }
 
-// SIGHUP runs the reload hook and keeps listening for signals; SIGINT/SIGTERM stop the loop.
+// SIGHUP reloads the TLS context, runs the reload hook and keeps listening for signals; SIGINT/SIGTERM stop the loop.
 void Server::on_signal() {
     if (signal_info_.ssi_signo != SIGHUP) return stop();
+    reload_tls();
     if (reload_) reload_();
     arm_signals();
 }

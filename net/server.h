@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -40,6 +41,7 @@
 #include "net/relay.h"
 #include "net/server_options.h"
 #include "net/upgrade_gate.h"
+#include "net/tls_context.h"
 #include "net/uring.h"
 #include "net/user_data.h"
 #include "net/worker_stats.h"
@@ -104,6 +106,12 @@ class Server final : public RecordSink {
     // join), max_errors, handshake_timeout and close_timeout (deadlines set from now on). The
     // other fields of `limits` are ignored (they need a restart).
     void apply_limits(const ServerOptions& limits);
+    // Whether the listener speaks wss:// (options.tls.cert given).
+    bool tls() const noexcept { return tls_.has_value(); }
+    // SIGHUP: rebuilds the TLS context from its files; connections made after it use the new
+    // certificate, live ones keep theirs. When the new files are broken the old context keeps
+    // serving and one line on stderr says why. Nothing without TLS.
+    void reload_tls();
 
     const WorkerStats& stats() const noexcept { return *stats_; }
     const char* recv_mode_name() const noexcept { return inbox_.mode_name(); }
@@ -112,7 +120,6 @@ class Server final : public RecordSink {
     // --- loop (server.cc)
     void arm_timer();
     void arm_signals();
-    void on_signal();
     void arm_wake();
     // Submits and waits for completions (the hot path: an errno out-parameter, no string).
     bool wait_for_work(int& error);
@@ -120,6 +127,8 @@ class Server final : public RecordSink {
     void on_accept(int res, bool more);
     // Logs (once a second, with the count held back) that a connection was over --max-conns.
     void note_refused();
+    // SIGINT/SIGTERM stop the loop; SIGHUP reloads the TLS context and runs the reload hook.
+    void on_signal();
     void on_timer();
     void begin_shutdown();
     // Deadlines (core/timer_list.h): one list per timeout, so each stays sorted.
@@ -148,11 +157,25 @@ class Server final : public RecordSink {
     void on_send(ConnRef c, int res);
     void on_close(ConnRef c);
     void input(ConnRef c, std::uint8_t* data, std::size_t n);
+    // What the connection's protocol gets: the bytes read (ws://) or decrypted (wss://).
+    void plain_input(ConnRef c, std::uint8_t* data, std::size_t n);
     void half_close(ConnRef c);
     // reset: drop what the kernel still holds for the peer (RST instead of FIN), for peers that
     // stopped reading or timed out.
     void abort(ConnRef c, bool reset = false);
     void maybe_release(ConnRef c);
+
+    // --- TLS (server_tls.cc)
+    struct TlsSink;
+    // Loads the context (an error line naming the file and the problem), logs the record path.
+    core::Status start_tls();
+    // Accept: gives c its TLS session.
+    void attach_tls(ConnRef c);
+    // Ciphertext from c: decrypted bytes go to plain_input, the session's output is sent.
+    void tls_input(ConnRef c, std::uint8_t* data, std::size_t n);
+    // c's session ended (close_notify, EOF or a failure): send what it holds (an alert,
+    // close_notify), then close.
+    void tls_end(ConnRef c);
 
     // --- protocol (server_ws.cc)
     struct WsHandler;
@@ -200,6 +223,7 @@ class Server final : public RecordSink {
     std::uint32_t max_conns_;         // --max-conns (or what RLIMIT_NOFILE allows)
     std::uint32_t refused_open_ = 0;  // connections in the reserve now
     core::LogLimiter refused_log_{core::kSecond};
+    std::optional<TlsContext> tls_;  // wss://: the certificate and key, reloaded on SIGHUP
     core::Slab<Connection> conns_;
     GroupFanOut groups_;
     core::BlockPool pool_;

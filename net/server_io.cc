@@ -11,6 +11,11 @@ void Server::input(ConnRef c, std::uint8_t* data, std::size_t n) {
     c.conn.heard = true;  // any input, a pong included, keeps the connection alive
     received_since_tick_ = true;
     memory_released_ = false;
+    if (c.conn.tls != nullptr) return tls_input(c, data, n);
+    plain_input(c, data, n);
+}
+
+void Server::plain_input(ConnRef c, std::uint8_t* data, std::size_t n) {
     switch (c.conn.state) {
         case ConnState::kHandshake:
             return handshake_input(c, data, n);
@@ -47,6 +52,11 @@ void Server::on_send(ConnRef c, int res) {
 // shuts down it closes at once instead.
 void Server::half_close(ConnRef c) {
     if (stopping_) return abort(c);  // shutting down: the handshake is done, no linger
+    if (c.conn.tls != nullptr && c.conn.tls->session.state() == TlsState::kOpen) {
+        // close_notify first (RFC 8446 6.1); on_send comes back here once it is out.
+        c.conn.tls->session.close();
+        return outbox_.kick(c);
+    }
     shutdown(c.conn.fd, SHUT_WR);
     c.conn.state = ConnState::kLingering;
     set_deadline(c, kCloseTimer);

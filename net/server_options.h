@@ -9,6 +9,7 @@
 #include "net/connect_token.h"
 #include "net/endpoint.h"
 #include "net/origin_allow_list.h"
+#include "net/tls_context.h"
 
 namespace herald::net {
 
@@ -52,6 +53,8 @@ struct ServerOptions {
     OriginAllowList allowed_origins;                  // --allowed-origins (default: any)
     std::shared_ptr<const ConnectTokenVerifier> jwt;  // --jwt-key/--jwt-audience; null: open
     std::uint32_t max_conns_per_ip = 0;               // --max-conns-per-ip (0: unlimited)
+
+    TlsFiles tls;  // --tls-cert / --tls-key / --tls-ca: wss:// when cert is set
 };
 
 }  // namespace herald::net

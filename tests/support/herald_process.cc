@@ -78,7 +78,7 @@ HeraldProcess::HeraldProcess(const std::vector<std::string>& args) {
     if (pid_ < 0) return;
     std::string out;
     const auto deadline = Clock::now() + std::chrono::seconds(10);
-    const std::string prefix = "herald listening on ws://";
+    const std::string prefix = "herald listening on ";
     while (Clock::now() < deadline) {
         pollfd p{stdout_fd_, POLLIN, 0};
         poll(&p, 1, std::min(ms_left(deadline), 100));
@@ -163,7 +163,14 @@ long HeraldProcess::rss_bytes() const {
 }
 
 std::uint64_t stats_total(std::uint16_t port, const std::string& name) {
-    const std::string s = http_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+    return stats_total_in(http_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n"), name);
+}
+
+std::uint64_t stats_total_tls(std::uint16_t port, const std::string& name) {
+    return stats_total_in(https_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n"), name);
+}
+
+std::uint64_t stats_total_in(const std::string& s, const std::string& name) {
     const auto totals = s.find("\"totals\":{");
     if (totals == std::string::npos) return 0;
     const auto at = s.find("\"" + name + "\":", totals);

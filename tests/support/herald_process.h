@@ -15,7 +15,7 @@ const char* herald_binary();
 class HeraldProcess {
   public:
     // Starts `herald --listen 127.0.0.1:0 <args>` and waits (up to 10 s) for its
-    // "herald listening on ws://HOST:PORT" line. ok() says whether it came.
+    // "herald listening on ws://HOST:PORT" (or wss://) line. ok() says whether it came.
     explicit HeraldProcess(const std::vector<std::string>& args = {});
     // Stops the process and fails the current test if its stderr shows a sanitizer report or
     // (unless allowed) a worker that died.
@@ -52,6 +52,10 @@ class HeraldProcess {
 
 // The value of counter `name` in the "totals" of GET /stats (0 when absent).
 std::uint64_t stats_total(std::uint16_t port, const std::string& name);
+// The same for a wss:// herald (GET /stats over TLS).
+std::uint64_t stats_total_tls(std::uint16_t port, const std::string& name);
+// The value of counter `name` in the "totals" of a GET /stats response (0 when absent).
+std::uint64_t stats_total_in(const std::string& response, const std::string& name);
 
 // Runs `argv` to completion (timeout 10 s); returns the exit status (or -1) and the output.
 struct RunResult {

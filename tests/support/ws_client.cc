@@ -43,7 +43,45 @@ std::string lower(std::string_view s) {
     return out;
 }
 
+// The test clients' TLS context: TLS 1.2+, ALPN http/1.1, no certificate verification.
+SSL_CTX* client_ctx() {
+    static SSL_CTX* const ctx = [] {
+        SSL_CTX* c = SSL_CTX_new(TLS_client_method());
+        SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+        static const unsigned char kAlpn[] = "\x08http/1.1";
+        SSL_CTX_set_alpn_protos(c, kAlpn, sizeof kAlpn - 1);
+        return c;
+    }();
+    return ctx;
+}
+
+void set_server_name(SSL* ssl) {
+    static char name[] = "localhost";  // SSL_set_tlsext_host_name is a macro with a C cast
+    SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name, name);
+}
+
 }  // namespace
+
+std::string https_exchange(std::uint16_t port, std::string_view request, int timeout_ms) {
+    const int fd = tcp_connect(port);
+    if (fd < 0) return "";
+    const timeval tv{timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    SSL* ssl = SSL_new(client_ctx());
+    SSL_set_fd(ssl, fd);
+    set_server_name(ssl);
+    std::string out;
+    if (SSL_connect(ssl) == 1 &&
+        SSL_write(ssl, request.data(), static_cast<int>(request.size())) > 0) {
+        char buf[4096];
+        int n = 0;
+        while ((n = SSL_read(ssl, buf, sizeof buf)) > 0)
+            out.append(buf, static_cast<std::size_t>(n));
+    }
+    SSL_free(ssl);
+    close(fd);
+    return out;
+}
 
 std::uint16_t Frame::close_code() const {
     if (payload.size() < 2) return net::close_code::kNoStatus;
@@ -90,18 +128,44 @@ std::string http_exchange(std::uint16_t port, std::string_view request, int time
 
 std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, std::string* error,
                                             std::string_view path, const char* host) {
+    const int fd = tcp_connect(port, host);
+    if (fd < 0) {
+        if (error != nullptr) *error = "connect failed: " + std::string(std::strerror(errno));
+        return nullptr;
+    }
+    return upgrade(std::unique_ptr<WsClient>(new WsClient(fd)), path, error);
+}
+
+std::unique_ptr<WsClient> WsClient::connect_tls(std::uint16_t port, std::string* error,
+                                                std::string_view path) {
+    SSL_CTX* const ctx = client_ctx();
+    const int fd = tcp_connect(port);
+    if (fd < 0) {
+        if (error != nullptr) *error = "connect failed: " + std::string(std::strerror(errno));
+        return nullptr;
+    }
+    std::unique_ptr<WsClient> client(new WsClient(fd));
+    client->ssl_ = SSL_new(ctx);
+    SSL_set_fd(client->ssl_, fd);
+    set_server_name(client->ssl_);
+    if (SSL_connect(client->ssl_) != 1) {
+        if (error != nullptr) *error = "TLS handshake failed";
+        return nullptr;
+    }
+    return upgrade(std::move(client), path, error);
+}
+
+std::unique_ptr<WsClient> WsClient::upgrade(std::unique_ptr<WsClient> client, std::string_view path,
+                                            std::string* error) {
     const auto fail = [&](const std::string& why) -> std::unique_ptr<WsClient> {
         if (error != nullptr) *error = why;
         return nullptr;
     };
-    const int fd = tcp_connect(port, host);
-    if (fd < 0) return fail("connect failed: " + std::string(std::strerror(errno)));
-    std::unique_ptr<WsClient> client(new WsClient(fd));
     std::string request = "GET " + std::string(path) +
                           " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
                           "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                           "Sec-WebSocket-Version: 13\r\n\r\n";
-    if (!write_all(fd, request.data(), request.size())) return fail("request write failed");
+    if (!client->write_bytes(request.data(), request.size())) return fail("request write failed");
     const auto deadline = Clock::now() + std::chrono::seconds(5);
     std::size_t end = std::string::npos;
     while ((end = client->buffer_.find("\r\n\r\n")) == std::string::npos) {
@@ -118,9 +182,35 @@ std::unique_ptr<WsClient> WsClient::connect(std::uint16_t port, std::string* err
     return client;
 }
 
+bool WsClient::write_bytes(const void* data, std::size_t n) {
+    if (ssl_ == nullptr) return write_all(fd_, data, n);
+    const auto* p = static_cast<const char*>(data);
+    while (n > 0) {
+        const int chunk = static_cast<int>(std::min<std::size_t>(n, 1 << 30));
+        const int w = SSL_write(ssl_, p, chunk);
+        if (w <= 0) return false;
+        p += w;
+        n -= static_cast<std::size_t>(w);
+    }
+    return true;
+}
+
+long WsClient::read_some(char* buf, std::size_t n) {
+    if (ssl_ == nullptr) return ::recv(fd_, buf, n, 0);
+    return SSL_read(ssl_, buf, static_cast<int>(n));
+}
+
+bool WsClient::readable(int timeout_ms) {
+    if (ssl_ != nullptr && SSL_pending(ssl_) > 0) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return poll(&p, 1, timeout_ms) > 0;
+}
+
 WsClient::~WsClient() { close_socket(); }
 
 void WsClient::close_socket() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    ssl_ = nullptr;
     if (fd_ >= 0) close(fd_);
     fd_ = -1;
 }
@@ -152,7 +242,7 @@ bool WsClient::send_frame(net::Opcode opcode, std::string_view payload, bool fin
         header_len -= 4;
     }
     wire.insert(0, reinterpret_cast<const char*>(header), header_len);
-    return write_all(fd_, wire.data(), wire.size());
+    return write_bytes(wire.data(), wire.size());
 }
 
 bool WsClient::send_text(std::string_view text) { return send_frame(net::Opcode::kText, text); }
@@ -165,15 +255,12 @@ bool WsClient::send_close(std::uint16_t code, std::string_view reason) {
     return send_frame(net::Opcode::kClose, body);
 }
 
-bool WsClient::send_raw(std::string_view bytes) {
-    return write_all(fd_, bytes.data(), bytes.size());
-}
+bool WsClient::send_raw(std::string_view bytes) { return write_bytes(bytes.data(), bytes.size()); }
 
 bool WsClient::fill(int timeout_ms) {
-    pollfd p{fd_, POLLIN, 0};
-    if (poll(&p, 1, timeout_ms) <= 0) return false;
+    if (!readable(timeout_ms)) return false;
     char buf[65536];
-    const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
+    const long n = read_some(buf, sizeof buf);
     if (n <= 0) return false;
     buffer_.append(buf, static_cast<std::size_t>(n));
     return true;
@@ -224,17 +311,14 @@ bool WsClient::wait_eof(int timeout_ms) {
     const auto deadline = Clock::now() + std::chrono::milliseconds(timeout_ms);
     char buf[65536];
     while (true) {
-        pollfd p{fd_, POLLIN, 0};
-        if (poll(&p, 1, remaining_ms(deadline)) <= 0) return false;
-        const ssize_t n = ::recv(fd_, buf, sizeof buf, 0);
-        if (n <= 0) return true;
+        if (!readable(remaining_ms(deadline))) return false;
+        if (read_some(buf, sizeof buf) <= 0) return true;
     }
 }
 
 bool WsClient::quiet_for(int timeout_ms) {
     if (!buffer_.empty() || !held_.empty()) return false;
-    pollfd p{fd_, POLLIN, 0};
-    return poll(&p, 1, timeout_ms) == 0;
+    return !readable(timeout_ms);
 }
 
 bool WsClient::sync(int timeout_ms) {

@@ -2,6 +2,8 @@
 // RFC 6455 by default and can send anything at all on purpose.
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,12 +31,19 @@ int tcp_connect(std::uint16_t port, const char* host = "127.0.0.1");
 std::string http_exchange(std::uint16_t port, std::string_view request, int timeout_ms = 3000,
                           const char* host = "127.0.0.1");
 
+// The same over TLS (no certificate verification): for a wss:// herald's GET /stats.
+std::string https_exchange(std::uint16_t port, std::string_view request, int timeout_ms = 3000);
+
 class WsClient {
   public:
     // Connects and upgrades. nullptr on failure, with the reason in *error.
     static std::unique_ptr<WsClient> connect(std::uint16_t port, std::string* error = nullptr,
                                              std::string_view path = "/",
                                              const char* host = "127.0.0.1");
+    // The same over TLS (wss://): OpenSSL client, TLS 1.2+, ALPN http/1.1, SNI localhost, no
+    // certificate verification (tests check the server's certificate elsewhere).
+    static std::unique_ptr<WsClient> connect_tls(std::uint16_t port, std::string* error = nullptr,
+                                                 std::string_view path = "/");
     ~WsClient();
     WsClient(const WsClient&) = delete;
     WsClient& operator=(const WsClient&) = delete;
@@ -75,9 +84,16 @@ class WsClient {
 
   private:
     explicit WsClient(int fd) : fd_(fd) {}
+    static std::unique_ptr<WsClient> upgrade(std::unique_ptr<WsClient> client,
+                                             std::string_view path, std::string* error);
     bool fill(int timeout_ms);
+    // The connection's bytes: the socket's, or TLS plaintext once ssl_ is set.
+    bool write_bytes(const void* data, std::size_t n);
+    long read_some(char* buf, std::size_t n);  // > 0 bytes, 0 EOF, < 0 error
+    bool readable(int timeout_ms);             // data buffered in TLS or on the socket
 
     int fd_;
+    SSL* ssl_ = nullptr;       // wss:// only
     std::string response_;     // the 101 response head
     std::string buffer_;       // received, not yet parsed
     std::vector<Frame> held_;  // frames read by sync() for later read_frame() calls

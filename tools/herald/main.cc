@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <string>
 
+#include "net/tls_context.h"
 #include "tools/herald/master.h"
 #include "tools/herald/options.h"
 #include "tools/herald/reload.h"
@@ -63,6 +64,12 @@ int main(int argc, char** argv) {
     }
     if (const herald::core::Status fits = check_multi_process(*options); !fits) {
         return fail(fits.error(), 2);
+    }
+    if (!options->server.tls.cert.empty()) {
+        // Each worker loads the files again after the fork; this load only fails fast, with
+        // the one line naming the file, before any worker starts.
+        auto tls = herald::net::TlsContext::load(options->server.tls);
+        if (!tls) return fail(tls.error(), 1);
     }
     return run_master(*options);
 }

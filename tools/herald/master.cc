@@ -303,7 +303,8 @@ int Master::run() {
             return 1;  // the worker printed why
         }
     }
-    std::printf("herald listening on ws://%s\n", endpoint_.to_string().c_str());
+    std::printf("herald listening on %s://%s\n", options_.server.tls.cert.empty() ? "ws" : "wss",
+                endpoint_.to_string().c_str());
     std::fflush(stdout);
     sd_notify(0, "READY=1");
 

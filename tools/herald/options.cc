@@ -427,6 +427,24 @@ void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
         [](const HeraldOptions& x) -> std::string { return x.server.stats_on_ws_port ? "on" : "off"; });
 }
 
+void add_tls_flags(Flags& flags, HeraldOptions& o, Keys& k) {
+    net::TlsFiles& tls = o.server.tls;
+    flags.section("TLS (docs/OPERATIONS.md; SIGHUP reloads the files)");
+    flags.add("tls-cert", "FILE",
+              "PEM certificate (then its chain): the listener speaks wss://;\n"
+              "needs --tls-key",
+              text_flag(tls.cert));
+    key(k, "tls", "cert", "tls-cert", ConfigType::kString, Reload::kRestart,
+        [](const HeraldOptions& x) { return x.server.tls.cert; });
+    flags.add("tls-key", "FILE", "PEM private key of --tls-cert", text_flag(tls.key));
+    key(k, "tls", "key", "tls-key", ConfigType::kString, Reload::kRestart,
+        [](const HeraldOptions& x) { return x.server.tls.key; });
+    flags.add("tls-ca", "FILE", "PEM CA bundle: require client certificates it signed",
+              text_flag(tls.ca));
+    key(k, "tls", "ca", "tls-ca", ConfigType::kString, Reload::kRestart,
+        [](const HeraldOptions& x) { return x.server.tls.ca; });
+}
+
 void add_uring_and_other_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
     flags.section("io_uring");
     flags.add("recv-mode", "auto|ring|poll",
@@ -470,6 +488,7 @@ Flags make_flags(HeraldOptions& o, Pending& p, Keys& k) {
     add_limit_flags(flags, o, p, k);
     add_access_flags(flags, o, p, k);
     add_cluster_flags(flags, o, p, k);
+    add_tls_flags(flags, o, k);
     add_uring_and_other_flags(flags, o, p, k);
     return flags;
 }
@@ -545,6 +564,11 @@ core::Status resolve(const Pending& p, HeraldOptions& o) {
         return core::Error{cluster.error() + kSeeHelp};
     }
     if (core::Status access = resolve_access(p, o); !access) return access;
+    const net::TlsFiles& tls = o.server.tls;
+    if (tls.cert.empty() != tls.key.empty() || (!tls.ca.empty() && tls.cert.empty())) {
+        return core::Error{
+            std::string("--tls-cert and --tls-key go together (--tls-ca needs both)") + kSeeHelp};
+    }
     o.relay.interest = o.hub;
     // Room for a few of the largest messages while a reader catches up.
     o.relay.overflow_limit = std::max(o.ring_size, 4 * o.server.max_message);

@@ -56,7 +56,8 @@ core::Status run_worker(net::ServerOptions options, const WorkerSeat* seat, Relo
         relay.emplace(seat->region, seat->index, seat->wake_fds, seat->relay);
         join_region(server, *relay, *seat);
     } else {
-        std::printf("herald listening on ws://%s\n", bound->to_string().c_str());
+        std::printf("herald listening on %s://%s\n", server.tls() ? "wss" : "ws",
+                    bound->to_string().c_str());
         std::fflush(stdout);
         sd_notify(0, "READY=1");
     }

@@ -44,17 +44,19 @@ constexpr const char* kSummary =
     "(CSV percentile spectrum), --plot (PNG via gnuplot). Exit status: 0 ok, 1 loss,\n"
     "duplicates, reordering or errors seen, 2 bad usage, 3 membership never confirmed.";
 
-// ws://HOST:PORT/PATH into its parts.
+// ws://HOST:PORT/PATH or wss://HOST:PORT/PATH into its parts.
 struct WsUrl {
     std::string url;   // as given
     std::string host;  // "localhost" becomes 127.0.0.1
     std::uint16_t port = 0;
     std::string path;  // "/" when the URL has none
+    bool tls = false;  // wss://
 };
 
 core::Result<WsUrl> parse_url(std::string_view v) {
-    if (!v.starts_with("ws://")) return core::Error{"only ws:// URLs are supported"};
-    std::string_view rest = v.substr(5);
+    const bool tls = v.starts_with("wss://");
+    if (!tls && !v.starts_with("ws://")) return core::Error{"only ws:// and wss:// URLs"};
+    std::string_view rest = v.substr(tls ? 6 : 5);
     const auto slash = rest.find('/');
     const std::string_view hostport = rest.substr(0, slash);
     WsUrl u;
@@ -67,18 +69,20 @@ core::Result<WsUrl> parse_url(std::string_view v) {
     if (u.host == "localhost") u.host = "127.0.0.1";
     u.port = static_cast<std::uint16_t>(*port);
     u.url = v;
+    u.tls = tls;
     return u;
 }
 
 tools::Flags::Setter url_flag(std::string& url, std::string& host, std::uint16_t& port,
-                              std::string& path) {
-    return [&url, &host, &port, &path](std::string_view v) -> core::Status {
+                              std::string& path, bool& tls) {
+    return [&url, &host, &port, &path, &tls](std::string_view v) -> core::Status {
         core::Result<WsUrl> u = parse_url(v);
         if (!u) return core::Error{u.error()};
         url = u->url;
         host = u->host;
         port = u->port;
         path = u->path;
+        tls = u->tls;
         return {};
     };
 }
@@ -148,12 +152,19 @@ tools::Flags::Setter pid_flag(std::vector<pid_t>& target) {
 void add_target_and_shape_flags(tools::Flags& flags, LoadOptions& o) {
     flags.add("scenario", "NAME", "latency (default), throughput, idle or churn",
               scenario_flag(o.scenario));
-    flags.add("url", "ws://HOST:PORT/PATH", "server to load (default ws://127.0.0.1:1234/)",
-              url_flag(o.url, o.host, o.port, o.path));
+    flags.add("url", "ws[s]://HOST:PORT/PATH", "server to load (default ws://127.0.0.1:1234/)",
+              url_flag(o.url, o.host, o.port, o.path, o.tls));
     flags.add("publish-url", "ws://HOST:PORT/PATH",
               "publishers connect here instead of --url: another host of a\n"
               "herald cluster, to measure the hop between hosts",
-              url_flag(o.pub_url, o.pub_host, o.pub_port, o.pub_path));
+              url_flag(o.pub_url, o.pub_host, o.pub_port, o.pub_path, o.pub_tls));
+    flags.add("ca", "FILE",
+              "wss://: verify the server against this PEM bundle (default: no\n"
+              "verification)",
+              [&o](std::string_view v) -> core::Status {
+                  o.ca = v;
+                  return {};
+              });
     flags.section("Shape of the load");
     flags.add("conns", "N", "connections (default 1000)", uint_flag(o.conns, 1, 1'000'000));
     flags.add("groups", "N", "groups; connection i joins group i mod N (default 10)",

@@ -27,12 +27,15 @@ struct LoadOptions {
     std::string host = "127.0.0.1";  // from url
     std::uint16_t port = 1234;       // from url
     std::string path = "/";          // from url
+    bool tls = false;                // from url: wss://
+    std::string ca;                  // --ca: PEM bundle to verify a wss:// server ("" = none)
     // --publish-url: publishers connect here instead (another host of a cluster), so every
     // delivery to the others crosses the hubs. pub_port 0: the same server as --url.
     std::string pub_url;
     std::string pub_host;
     std::uint16_t pub_port = 0;
     std::string pub_path;
+    bool pub_tls = false;
 
     std::uint32_t conns = 1000;
     std::uint32_t groups = 10;

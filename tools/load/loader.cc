@@ -18,6 +18,7 @@
 #include "core/unmask.h"
 #include "net/http_handshake.h"
 #include "net/ws_frame.h"
+#include "tools/load/load_tls.h"
 
 namespace herald::load {
 namespace {
@@ -55,6 +56,7 @@ Loader::Loader(const LoadOptions& options, SharedView shared, std::uint32_t proc
       rbuf_(new std::uint8_t[kReadBuffer + core::Block::kPadding]),
       padding_(std::max<std::size_t>(options.size, 1), 'x') {
     epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
+    if (o_.tls || o_.pub_tls) tls_ctx_ = make_client_ctx(o_.ca);
     std::mt19937 rng(proc * 7919 + first);
     for (std::uint32_t i = 0; i < count; ++i) {
         auto c = std::make_unique<Conn>();
@@ -82,6 +84,10 @@ Loader::~Loader() {
         if (c->fd >= 0) close(c->fd);
     }
     if (epoll_fd_ >= 0) close(epoll_fd_);
+    for (auto* list : {&conns_, &churn_}) {
+        for (auto& c : *list) SSL_free(c->ssl);
+    }
+    SSL_CTX_free(tls_ctx_);
 }
 
 std::string Loader::group_name(std::uint32_t g) const { return "load-" + std::to_string(g); }
@@ -133,12 +139,36 @@ void Loader::on_event(Conn& c, std::uint32_t events) {
         }
         on_connected(c);
     }
+    if (c.ssl != nullptr && !c.tls_ready) drive_tls(c);
+    if (c.ssl != nullptr && !c.tls_ready) return;  // the TLS handshake waits for the socket
     if ((events & EPOLLOUT) != 0 && !c.out.empty()) flush_out(c);
     if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0) on_readable(c);
 }
 
 void Loader::on_connected(Conn& c) {
     c.state = ConnState::kHandshake;
+    if (to_publish_url(c) ? o_.pub_tls : o_.tls) {
+        if (tls_ctx_ == nullptr) return fail_connect(c);
+        c.ssl = make_session(tls_ctx_, c.fd, to_publish_url(c) ? o_.pub_host : o_.host);
+        return drive_tls(c);
+    }
+    send_upgrade(c);
+}
+
+void Loader::drive_tls(Conn& c) {
+    const TlsStep step = handshake(c.ssl);
+    if (step == TlsStep::kPending) return;
+    if (step == TlsStep::kFailed) return fail_connect(c);
+    c.tls_ready = true;
+    send_upgrade(c);
+}
+
+void Loader::fail_connect(Conn& c) {
+    ++failed_;
+    kill(c, false);
+}
+
+void Loader::send_upgrade(Conn& c) {
     const bool pub = to_publish_url(c);
     std::string request = "GET " + (pub ? o_.pub_path : o_.path) +
                           " HTTP/1.1\r\nHost: " + (pub ? o_.pub_host : o_.host) + ":" +
@@ -152,7 +182,7 @@ void Loader::on_connected(Conn& c) {
 
 void Loader::flush_out(Conn& c) {
     while (!c.out.empty() && c.state != ConnState::kDead) {
-        const ssize_t n = send(c.fd, c.out.data(), c.out.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        const ssize_t n = io_send(c.fd, c.ssl, c.out.data(), c.out.size());
         if (n > 0) {
             c.out.erase(0, static_cast<std::size_t>(n));
             continue;
@@ -164,7 +194,7 @@ void Loader::flush_out(Conn& c) {
 
 void Loader::on_readable(Conn& c) {
     while (c.state == ConnState::kHandshake || c.state == ConnState::kOpen) {
-        const ssize_t n = recv(c.fd, rbuf_.get(), kReadBuffer, MSG_DONTWAIT);
+        const ssize_t n = io_recv(c.fd, c.ssl, rbuf_.get(), kReadBuffer);
         if (n > 0) {
             received_at_ = core::now_ns();  // one clock read for every frame of this read
             handle_input(c, rbuf_.get(), static_cast<std::size_t>(n));
@@ -317,7 +347,7 @@ void Loader::send_frame(Conn& c, std::uint8_t opcode, std::string_view payload) 
     buf.append(payload);
     core::unmask(reinterpret_cast<std::uint8_t*>(buf.data() + at + h), payload.size(), c.mask);
     if (!direct) return;  // queued behind what the socket has not taken yet
-    const ssize_t n = send(c.fd, buf.data(), buf.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    const ssize_t n = io_send(c.fd, c.ssl, buf.data(), buf.size());
     if (n == static_cast<ssize_t>(buf.size())) return;
     if (n < 0 && errno != EAGAIN && errno != EINTR) return kill(c, true);
     c.out.assign(buf, static_cast<std::size_t>(std::max<ssize_t>(n, 0)));
@@ -366,6 +396,8 @@ void Loader::kill(Conn& c, bool by_server) {
     }
     if (c.state == ConnState::kConnecting) --connecting_;
     c.state = ConnState::kDead;
+    SSL_free(std::exchange(c.ssl, nullptr));
+    c.tls_ready = false;
     if (c.fd >= 0) {
         epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, c.fd, nullptr);
         close(c.fd);

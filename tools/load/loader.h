@@ -2,6 +2,8 @@
 // the scenario's sending and checking.
 #pragma once
 
+#include <openssl/ssl.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -35,6 +37,8 @@ class Loader {
     enum class ConnState : std::uint8_t { kIdle, kConnecting, kHandshake, kOpen, kDead };
     struct Conn {
         int fd = -1;
+        SSL* ssl = nullptr;       // wss:// only; the TLS handshake is done once tls_ready
+        bool tls_ready = false;   // (then the HTTP upgrade goes out)
         std::uint32_t index = 0;  // global connection index (or churn cycle number)
         std::uint32_t group = 0;
         ConnState state = ConnState::kIdle;
@@ -55,6 +59,9 @@ class Loader {
     void start_connect(Conn& c);
     void on_event(Conn& c, std::uint32_t events);
     void on_connected(Conn& c);
+    void send_upgrade(Conn& c);
+    void drive_tls(Conn& c);     // wss://: the TLS handshake, then send_upgrade
+    void fail_connect(Conn& c);  // counts a connection that never opened and drops it
     void on_readable(Conn& c);
     void handle_input(Conn& c, std::uint8_t* data, std::size_t n);
     void handle_frames(Conn& c, std::uint8_t* data, std::size_t n, std::size_t& used);
@@ -83,6 +90,7 @@ class Loader {
     std::uint32_t proc_;
     std::uint32_t first_;
     int epoll_fd_ = -1;
+    SSL_CTX* tls_ctx_ = nullptr;                // wss:// (--url or --publish-url)
     std::vector<std::unique_ptr<Conn>> conns_;  // this process's slice
     std::vector<Conn*> publishers_;             // the slice's publishing connections
     // Publishers go to --publish-url when one is given (cluster runs).
