@@ -45,7 +45,14 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
                 ++remote_publishes_;
                 relay_.publish(group, message);
             }),
-      api_(options_, poller_, *this) {}
+      api_(options_, poller_, *this) {
+    mesh_.set_origin_table(region.origins());
+    // A peer dropped messages for a group: this host's workers close its members (1013).
+    mesh_.set_on_lost([this](std::string_view group) {
+        ++lost_groups_;
+        relay_.write_control(kLostRecord, 0, group);
+    });
+}
 
 Hub::~Hub() {
     if (signal_.fd >= 0) close(signal_.fd);
@@ -170,6 +177,7 @@ std::string Hub::stats() {
     field(out, "api_publishes", api_.publishes());
     field(out, "api_rejected", api_.rejected());
     field(out, "unrouted", unrouted_);
+    field(out, "lost_groups", lost_groups_);
     field(out, "bad_frames", mesh_.bad_frames());
     field(out, "rejected_links", mesh_.rejected_links());
     field(out, "unnamed_links", mesh_.unnamed_links());

@@ -31,6 +31,7 @@ struct WorkerStats {
     core::Counter closes_protocol;      // closed 1002 / 1007 / 1009
     core::Counter closes_timeout;       // handshake or closing handshake timed out
     core::Counter recv_no_buffers;      // multishot recv ran out of provided buffers
+    core::Counter closes_lost_remote;   // closed 1013: a peer hub dropped frames of its group
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
@@ -58,6 +59,7 @@ void for_each_counter(const WorkerStats& s, Fn&& fn) {
     fn("closes_protocol", s.closes_protocol);
     fn("closes_timeout", s.closes_timeout);
     fn("recv_no_buffers", s.recv_no_buffers);
+    fn("closes_lost_remote", s.closes_lost_remote);
 }
 
 }  // namespace herald::net
