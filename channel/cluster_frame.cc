@@ -45,6 +45,12 @@ bool well_formed(FrameType type, std::span<const std::uint8_t> body) noexcept {
         case FrameType::kPing:
         case FrameType::kPong:
             return body.size() == kPingBody;
+        case FrameType::kAck:
+            return body.size() == kAckBody;
+        case FrameType::kLost:
+            return body.size() >= kLostFixed &&
+                   get<std::uint16_t>(body.data() + kLostGroupLenOffset) ==
+                       body.size() - kLostFixed;
     }
     return false;
 }
@@ -52,12 +58,28 @@ bool well_formed(FrameType type, std::span<const std::uint8_t> body) noexcept {
 }  // namespace
 
 void append_hello(std::string& out, std::uint32_t node, std::string_view cluster,
-                  std::uint16_t flags) {
+                  std::uint16_t flags, std::uint64_t incarnation) {
     put_header(out, FrameType::kHello, kHelloFixed + cluster.size(), flags);
     put<std::uint32_t>(out, node);
     put<std::uint16_t>(out, kClusterProtocolVersion);
     put<std::uint16_t>(out, static_cast<std::uint16_t>(cluster.size()));
+    put<std::uint64_t>(out, incarnation);
     out.append(cluster);
+}
+
+void append_ack(std::string& out, std::uint64_t seq) {
+    put_header(out, FrameType::kAck, kAckBody);
+    put<std::uint64_t>(out, seq);
+}
+
+void append_lost(std::string& out, std::uint64_t seq, std::uint64_t count, std::string_view group,
+                 bool all) {
+    put_header(out, FrameType::kLost, kLostFixed + group.size(), all ? kLostAll : 0);
+    put<std::uint64_t>(out, seq);
+    put<std::uint64_t>(out, count);
+    put<std::uint16_t>(out, static_cast<std::uint16_t>(group.size()));
+    put<std::uint16_t>(out, 0);
+    out.append(group);
 }
 
 void append_group_frame(std::string& out, FrameType type, std::string_view group) {
@@ -124,7 +146,7 @@ FrameCut FrameWalker::next() noexcept {
         return cut;
     }
     if (type < static_cast<std::uint8_t>(FrameType::kHello) ||
-        type > static_cast<std::uint8_t>(FrameType::kPong)) {
+        type > static_cast<std::uint8_t>(FrameType::kLost)) {
         cut.status = FrameStatus::kBadType;
         return cut;
     }
@@ -152,7 +174,7 @@ HelloBody read_hello(const Frame& frame) noexcept {
                      get<std::uint16_t>(p + kHelloProtocolOffset),
                      std::string_view(reinterpret_cast<const char*>(p + kHelloFixed),
                                       frame.body.size() - kHelloFixed),
-                     frame.flags};
+                     frame.flags, get<std::uint64_t>(p + kHelloIncarnationOffset)};
 }
 
 std::string_view read_group(const Frame& frame) noexcept {
@@ -171,6 +193,28 @@ PublishBody read_publish(const Frame& frame) noexcept {
 
 std::uint64_t read_ping(const Frame& frame) noexcept {
     return get<std::uint64_t>(frame.body.data() + kPingNonceOffset);
+}
+
+std::uint64_t read_ack(const Frame& frame) noexcept {
+    return get<std::uint64_t>(frame.body.data() + kAckSeqOffset);
+}
+
+LostBody read_lost(const Frame& frame) noexcept {
+    const std::uint8_t* p = frame.body.data();
+    return LostBody{get<std::uint64_t>(p + kLostSeqOffset),
+                    get<std::uint64_t>(p + kLostCountOffset),
+                    std::string_view(reinterpret_cast<const char*>(p + kLostFixed),
+                                     frame.body.size() - kLostFixed),
+                    (frame.flags & kLostAll) != 0};
+}
+
+std::uint64_t frame_seq(const Frame& frame) noexcept {
+    if (frame.type == FrameType::kPublish) {
+        return get<std::uint64_t>(frame.body.data() + kPublishSeqOffset);
+    }
+    if (frame.type == FrameType::kLost)
+        return get<std::uint64_t>(frame.body.data() + kLostSeqOffset);
+    return 0;
 }
 
 }  // namespace herald::channel

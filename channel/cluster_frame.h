@@ -12,7 +12,7 @@ namespace herald::channel {
 
 // ---------------------------------------------------------------------------------------------
 // A frame, all integers little-endian:
-// (HELLO uses flags: kHelloFresh below; every other type sends 0.)
+// (HELLO uses flags: kHelloFresh below; LOST: kLostAll; every other type sends 0.)
 //
 //  0               4       5         6               8
 //  +---------------+-------+---------+---------------+-----------------------+
@@ -21,10 +21,10 @@ namespace herald::channel {
 //
 // `length` counts body bytes only. Bodies by type:
 //
-//  HELLO        0          4          6           8
-//               +----------+----------+-----------+------------------+
-//               | node u32 | proto u16| name_len  | cluster name     |
-//               +----------+----------+-----------+------------------+
+//  HELLO        0          4          6           8                  16
+//               +----------+----------+-----------+------------------+--------------+
+//               | node u32 | proto u16| name_len  | incarnation u64  | cluster name |
+//               +----------+----------+-----------+------------------+--------------+
 //  SUBSCRIBE,   0          2
 //  UNSUBSCRIBE  +----------+------------------+
 //               | glen u16 | group id         |
@@ -38,6 +38,15 @@ namespace herald::channel {
 //               +------------------+
 //               | nonce u64        |
 //               +------------------+
+//  ACK          0
+//               +------------------+
+//               | seq u64          |   the highest contiguous seq received from the link's node
+//               +------------------+
+//  LOST         0                  8                  16         18         20
+//               +------------------+------------------+----------+----------+-------+
+//               | seq u64          | count u64        | glen u16 | reserved | group |
+//               +------------------+------------------+----------+----------+-------+
+//               (frames for `group` the sender dropped; flags kLostAll: every group, glen 0)
 // ---------------------------------------------------------------------------------------------
 
 enum class FrameType : std::uint8_t {
@@ -47,9 +56,12 @@ enum class FrameType : std::uint8_t {
     kPublish = 4,
     kPing = 5,
     kPong = 6,
+    kAck = 7,
+    kLost = 8,
 };
 
-constexpr std::uint8_t kClusterProtocolVersion = 1;
+// 2: ACK and LOST, HELLO carries the sender's incarnation.
+constexpr std::uint8_t kClusterProtocolVersion = 2;
 constexpr std::size_t kMaxClusterName = 255;
 
 // Offsets in the frame header, and in each body (from the body's first byte), as drawn above.
@@ -63,13 +75,15 @@ static_assert(kFrameTypeOffset + sizeof(std::uint8_t) == kFrameVersionOffset);
 static_assert(kFrameVersionOffset + sizeof(std::uint8_t) == kFrameFlagsOffset);
 static_assert(kFrameFlagsOffset + sizeof(std::uint16_t) == kFrameHeaderSize);
 
-constexpr std::size_t kHelloNodeOffset = 0;      // u32
-constexpr std::size_t kHelloProtocolOffset = 4;  // u16
-constexpr std::size_t kHelloNameLenOffset = 6;   // u16: bytes of the cluster name that follows
-constexpr std::size_t kHelloFixed = 8;
+constexpr std::size_t kHelloNodeOffset = 0;         // u32
+constexpr std::size_t kHelloProtocolOffset = 4;     // u16
+constexpr std::size_t kHelloNameLenOffset = 6;      // u16: bytes of the cluster name that follows
+constexpr std::size_t kHelloIncarnationOffset = 8;  // u64: differs on every start of the hub
+constexpr std::size_t kHelloFixed = 16;
 static_assert(kHelloNodeOffset + sizeof(std::uint32_t) == kHelloProtocolOffset);
 static_assert(kHelloProtocolOffset + sizeof(std::uint16_t) == kHelloNameLenOffset);
-static_assert(kHelloNameLenOffset + sizeof(std::uint16_t) == kHelloFixed);
+static_assert(kHelloNameLenOffset + sizeof(std::uint16_t) == kHelloIncarnationOffset);
+static_assert(kHelloIncarnationOffset + sizeof(std::uint64_t) == kHelloFixed);
 
 constexpr std::size_t kGroupLenOffset = 0;  // u16: bytes of the group id that follows
 constexpr std::size_t kGroupFixed = 2;
@@ -91,11 +105,36 @@ constexpr std::size_t kPingNonceOffset = 0;  // u64
 constexpr std::size_t kPingBody = 8;
 static_assert(kPingNonceOffset + sizeof(std::uint64_t) == kPingBody);
 
+constexpr std::size_t kAckSeqOffset = 0;  // u64
+constexpr std::size_t kAckBody = 8;
+static_assert(kAckSeqOffset + sizeof(std::uint64_t) == kAckBody);
+
+constexpr std::size_t kLostSeqOffset = 0;        // u64: in the same seq run as PUBLISH
+constexpr std::size_t kLostCountOffset = 8;      // u64: frames dropped
+constexpr std::size_t kLostGroupLenOffset = 16;  // u16
+constexpr std::size_t kLostReservedOffset = 18;  // u16: 0
+constexpr std::size_t kLostFixed = 20;
+static_assert(kLostSeqOffset + sizeof(std::uint64_t) == kLostCountOffset);
+static_assert(kLostCountOffset + sizeof(std::uint64_t) == kLostGroupLenOffset);
+static_assert(kLostGroupLenOffset + sizeof(std::uint16_t) == kLostReservedOffset);
+static_assert(kLostReservedOffset + sizeof(std::uint16_t) == kLostFixed);
+
+// LOST flags: kLostAll says "frames of every group were dropped" (the group is empty).
+constexpr std::uint16_t kLostAll = 1;
+
 struct HelloBody {
     std::uint32_t node = 0;
     std::uint16_t protocol = 0;
     std::string_view cluster;
     std::uint16_t flags = 0;  // the frame's flags (kHelloFresh)
+    std::uint64_t incarnation = 0;
+};
+
+struct LostBody {
+    std::uint64_t seq = 0;
+    std::uint64_t count = 0;
+    std::string_view group;  // empty with `all`
+    bool all = false;
 };
 
 struct PublishBody {
@@ -111,7 +150,12 @@ constexpr std::uint16_t kHelloFresh = 1;
 
 // Appends one frame to `out`.
 void append_hello(std::string& out, std::uint32_t node, std::string_view cluster,
-                  std::uint16_t flags = 0);
+                  std::uint16_t flags = 0, std::uint64_t incarnation = 0);
+void append_ack(std::string& out, std::uint64_t seq);
+// `group` empty and `all`: every group lost frames.
+void append_lost(std::string& out, std::uint64_t seq, std::uint64_t count, std::string_view group,
+                 bool all);
+
 // Rewrites the seq of every PUBLISH frame in `frames` (whole frames back to back) to
 // first, first + 1, ...; returns the next seq.
 std::uint64_t renumber_publishes(std::string& frames, std::uint64_t first);
@@ -181,5 +225,9 @@ HelloBody read_hello(const Frame& frame) noexcept;
 std::string_view read_group(const Frame& frame) noexcept;
 PublishBody read_publish(const Frame& frame) noexcept;
 std::uint64_t read_ping(const Frame& frame) noexcept;
+std::uint64_t read_ack(const Frame& frame) noexcept;
+LostBody read_lost(const Frame& frame) noexcept;
+// The seq of a PUBLISH or LOST frame (0 for other types).
+std::uint64_t frame_seq(const Frame& frame) noexcept;
 
 }  // namespace herald::channel

@@ -51,6 +51,12 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
             }),
       region_(region),
       self_(self) {
+    mesh_.set_origin_table(region.origins());
+    // A peer dropped messages for a group: this host's workers close its members (1013).
+    mesh_.set_on_lost([this](std::string_view group) {
+        ++lost_groups_;
+        relay_.write_control(kLostRecord, 0, group);
+    });
     if (options_.api_enabled) {
         AdminOptions admin;
         admin.listen = options_.api_listen.to_string();
@@ -237,6 +243,7 @@ std::string Hub::hub_stats() const {
     field(out, "api_publishes", api_publishes_);
     field(out, "api_rejected", admin_ ? admin_->counters().rejected : 0);
     field(out, "unrouted", unrouted_);
+    field(out, "lost_groups", lost_groups_);
     field(out, "bad_frames", mesh_.bad_frames());
     field(out, "rejected_links", mesh_.rejected_links());
     field(out, "unnamed_links", mesh_.unnamed_links());

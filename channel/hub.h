@@ -102,6 +102,7 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     std::uint64_t remote_publishes_ = 0;  // from peers, into the ring
     std::uint64_t unrouted_ = 0;          // PUBLISH frames no peer wanted (never sent)
     std::uint64_t api_publishes_ = 0;     // messages published through the admin listener
+    std::uint64_t lost_groups_ = 0;       // LOST records written for the workers
 };
 
 }  // namespace herald::channel

@@ -89,8 +89,16 @@ void append_peer_metrics(net::MetricsText& m, const hub::Mesh& mesh) {
     static constexpr Field kFields[] = {
         {"herald_peer_up", "1 while the link to the peer is up", T::kGauge,
          [](const hub::Peer& p) -> std::uint64_t { return p.link != nullptr ? 1 : 0; }},
-        {"herald_peer_backlog_bytes", "PUBLISH bytes waiting for the peer's link", T::kGauge,
-         [](const hub::Peer& p) -> std::uint64_t { return p.backlog.size(); }},
+        {"herald_peer_unacked_bytes", "PUBLISH and LOST bytes held until the peer acknowledges",
+         T::kGauge, [](const hub::Peer& p) -> std::uint64_t { return p.window.bytes(); }},
+        {"herald_peer_unacked_frames", "frames held until the peer acknowledges them", T::kGauge,
+         [](const hub::Peer& p) -> std::uint64_t { return p.window.held(); }},
+        {"herald_peer_replayed_total", "frames replayed to the peer after a relink", T::kCounter,
+         [](const hub::Peer& p) { return p.replayed; }},
+        {"herald_peer_lost_sent_total", "LOST frames sent to the peer", T::kCounter,
+         [](const hub::Peer& p) { return p.lost_sent; }},
+        {"herald_peer_lost_received_total", "LOST frames received from the peer", T::kCounter,
+         [](const hub::Peer& p) { return p.lost_received; }},
         {"herald_peer_bytes_in_total", "bytes received on the peer's links", T::kCounter,
          [](const hub::Peer& p) { return p.bytes_in; }},
         {"herald_peer_bytes_out_total", "bytes the kernel took for the peer's links", T::kCounter,
@@ -109,7 +117,7 @@ void append_peer_metrics(net::MetricsText& m, const hub::Mesh& mesh) {
          [](const hub::Peer& p) { return p.gaps; }},
         {"herald_peer_connects_total", "links to the peer that completed HELLO", T::kCounter,
          [](const hub::Peer& p) { return p.connects; }},
-        {"herald_peer_stale_total", "PUBLISH frames from the peer with a seq already seen",
+        {"herald_peer_stale_total", "frames from the peer with a seq already seen (duplicates)",
          T::kCounter, [](const hub::Peer& p) { return p.stale; }},
     };
     for (const Field& f : kFields) {

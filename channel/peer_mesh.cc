@@ -29,7 +29,11 @@ std::string peer_name(const PeerLink& link) {
 }  // namespace
 
 Mesh::Mesh(const HubOptions& options, Poller& poller, InterestTable& interest, OnPublish on_publish)
-    : options_(options), poller_(poller), interest_(interest), on_publish_(std::move(on_publish)) {
+    : options_(options),
+      poller_(poller),
+      interest_(interest),
+      on_publish_(std::move(on_publish)),
+      incarnation_(static_cast<std::uint64_t>(core::wall_ns())) {
     for (const net::Endpoint& e : options_.peers) {
         Dial d;
         d.endpoint = e;
@@ -162,7 +166,8 @@ void Mesh::connected(PeerLink& link) {
     poller_.modify(link, EPOLLIN);
     link.want_write = false;
     const Dial* d = dial_of(link);
-    append_hello(link.out, options_.node_id, options_.cluster, hello_flags(d ? d->node : 0));
+    append_hello(link.out, options_.node_id, options_.cluster, hello_flags(d ? d->node : 0),
+                 incarnation_);
     write_link(link);
 }
 
@@ -197,6 +202,14 @@ void Mesh::read_link(PeerLink& link) {
             link.in.erase(0, link.in_off);
             link.in_off = 0;
         }
+    }
+    if (!link.hello) return;
+    // One cumulative ACK per read: the last seq delivered (or dropped as a duplicate).
+    Peer& peer = peers_[link.node];
+    if (peer.ack_due && peer.link == &link) {
+        peer.ack_due = false;
+        append_ack(link.out, peer.received->last_seq.load(std::memory_order_relaxed));
+        poller_.mark_dirty(link);
     }
 }
 
@@ -238,6 +251,17 @@ bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
             return true;
         case FrameType::kPong:
             return true;
+        case FrameType::kAck:
+            peer.window.ack(read_ack(frame));
+            if (peer.link == &link &&
+                (peer.window.lost_all() || !peer.window.lost_groups().empty())) {
+                peer.lost_sent += peer.window.push_lost(&link.out);
+                poller_.mark_dirty(link);
+            }
+            return true;
+        case FrameType::kLost:
+            on_lost(peer, frame);
+            return true;
     }
     return true;
 }
@@ -257,18 +281,60 @@ bool Mesh::on_publish(PeerLink& link, Peer& peer, const Frame& frame) {
         bad_frame(link, bad);
         return false;
     }
-    // Seqs run from 1 per (sender incarnation, receiver incarnation); a skipped one was lost on
-    // the way (dropped by the sender, or in a link's kernel buffers).
-    const std::uint64_t expect = peer.expect_seq == 0 ? 1 : peer.expect_seq;
-    if (p.seq < expect) {
-        ++peer.stale;  // already delivered: never twice
-        return true;
-    }
-    peer.gaps += p.seq - expect;
-    peer.expect_seq = p.seq + 1;
+    if (!fresh_seq(peer, p.seq)) return true;
     ++peer.publishes_in;
     on_publish_(p.group, p.message);
+    peer.received->last_seq.store(p.seq, std::memory_order_release);
     return true;
+}
+
+// Whether a PUBLISH/LOST seq from `peer` is new (deliver it; a skipped seq is counted as a gap)
+// or a duplicate (counted, dropped). Either way an ACK is due.
+bool Mesh::fresh_seq(Peer& peer, std::uint64_t seq) {
+    peer.ack_due = true;
+    const std::uint64_t last = peer.received->last_seq.load(std::memory_order_relaxed);
+    const SeqVerdict v = classify_seq(last, seq);
+    if (v == SeqVerdict::kDuplicate) {
+        ++peer.stale;  // already delivered: never twice
+        return false;
+    }
+    if (v == SeqVerdict::kGap) peer.gaps += seq - last - 1;
+    return true;
+}
+
+void Mesh::on_lost(Peer& peer, const Frame& frame) {
+    const LostBody lost = read_lost(frame);
+    if (!fresh_seq(peer, lost.seq)) return;
+    ++peer.lost_received;
+    std::fprintf(stderr, "herald: hub: node %u dropped %llu messages for %s%.*s%s\n", peer.node,
+                 static_cast<unsigned long long>(lost.count), lost.all ? "every group" : "group '",
+                 static_cast<int>(lost.group.size()), lost.group.data(), lost.all ? "" : "'");
+    if (on_lost_) on_lost_(lost.all ? std::string_view() : lost.group);
+    peer.received->last_seq.store(lost.seq, std::memory_order_release);
+}
+
+// The receive state of `node` in the origin table: kept when it is the same incarnation, reset
+// for a new one (it numbers from 1 again). Table full: a fresh entry of the mesh's own.
+OriginSeq* Mesh::origin_entry(std::uint32_t node, std::uint64_t incarnation) {
+    OriginSeq* free_entry = nullptr;
+    OriginSeq* e = nullptr;
+    for (std::uint32_t i = 0; i < kMaxOrigins && e == nullptr; ++i) {
+        const std::uint32_t n = origins_[i].node.load(std::memory_order_acquire);
+        if (n == node) e = &origins_[i];
+        if (n == 0 && free_entry == nullptr) free_entry = &origins_[i];
+    }
+    if (e == nullptr) {
+        if (free_entry == nullptr) free_entry = &own_origins_[0];
+        e = free_entry;
+        e->incarnation.store(incarnation, std::memory_order_relaxed);
+        e->last_seq.store(0, std::memory_order_relaxed);
+        e->node.store(node, std::memory_order_release);
+    }
+    if (e->incarnation.load(std::memory_order_relaxed) != incarnation) {
+        e->last_seq.store(0, std::memory_order_relaxed);
+        e->incarnation.store(incarnation, std::memory_order_relaxed);
+    }
+    return e;
 }
 
 void Mesh::on_hello(PeerLink& link, const HelloBody& hello) {
@@ -291,7 +357,8 @@ void Mesh::on_hello(PeerLink& link, const HelloBody& hello) {
                           "node " + std::to_string(hello.node) + " has the lower id: it dials");
     }
     if (!link.dialer) {
-        append_hello(link.out, options_.node_id, options_.cluster, hello_flags(hello.node));
+        append_hello(link.out, options_.node_id, options_.cluster, hello_flags(hello.node),
+                     incarnation_);
     }
     if (!link.dialer && hello.node > options_.node_id) {
         // Tell it who we are, then close: we dial it.
@@ -306,11 +373,9 @@ void Mesh::on_hello(PeerLink& link, const HelloBody& hello) {
         read_link(old);
         if (!old.dead) close_link(old, "replaced by a new link");
     }
-    if ((hello.flags & kHelloFresh) != 0) {
-        // A new incarnation: it numbers from 1, and so do we, the backlog included.
-        peer.expect_seq = 0;
-        peer.next_seq = renumber_publishes(peer.backlog, 1);
-    }
+    // Its seqs continue while it is the same incarnation (ours continue in the window).
+    peer.received = origin_entry(hello.node, hello.incarnation);
+    peer.window.set_limit(options_.peer_buffer);
     peer.node = hello.node;
     link.node = hello.node;
     link_up(link, peer, d);
@@ -328,9 +393,11 @@ void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     for (const auto& [group, count] : interest_.local()) {
         append_group_frame(link.out, FrameType::kSubscribe, group);
     }
-    link.out.append(peer.backlog);
-    peer.backlog.clear();
-    peer.backlog.shrink_to_fit();
+    // Replay: every frame it has not acknowledged (it drops those it already has), then what
+    // it must hear was dropped meanwhile.
+    link.out.append(peer.window.frames());
+    peer.replayed += peer.window.held();
+    peer.lost_sent += peer.window.push_lost(&link.out);
     net::log_event(net::LogLevel::kInfo, "peer_link_up", "node=%u how=%s", peer.node,
                    link.dialer ? "dialled" : "accepted");
     poller_.mark_dirty(link);
@@ -346,21 +413,17 @@ bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message
     return any;
 }
 
-// Queues one PUBLISH for `peer`: on its link, or in its backlog while it is down; within
-// --peer-buffer either way, else dropped and counted (its seq is spent, so the peer counts the
-// gap too).
+// Queues one PUBLISH for `peer` in its window (and on its link while up) until it is
+// acknowledged; within --peer-buffer, else dropped, counted and its group remembered for a LOST.
 void Mesh::enqueue_publish(Peer& peer, std::string_view group,
                            std::span<const std::uint8_t> message) {
-    const std::size_t need = publish_frame_size(group.size(), message.size());
-    const std::uint64_t seq = peer.next_seq++;
     PeerLink* link = peer.link;
-    std::string& out = link != nullptr ? link->out : peer.backlog;
-    const std::size_t queued = link != nullptr ? out.size() - link->out_off : out.size();
-    if (queued + need > options_.peer_buffer) {
+    if (peer.window.limit() == 0) peer.window.set_limit(options_.peer_buffer);
+    if (!peer.window.push_publish(options_.node_id, group, message,
+                                  link != nullptr ? &link->out : nullptr)) {
         ++peer.drops;
         return;
     }
-    append_publish(out, options_.node_id, seq, group, message);
     ++peer.publishes_out;
     if (link != nullptr) poller_.mark_dirty(*link);
 }
@@ -404,14 +467,13 @@ void Mesh::write_link(PeerLink& link) {
     poller_.settle(link);
 }
 
-// Closes a link. PUBLISH frames it had not wholly written go back to the peer's backlog, to
-// be sent on the next link; a dialled address is redialled after a backoff with jitter.
+// Closes a link. Frames the peer has not acknowledged stay in its window and are replayed on
+// the next link; a dialled address is redialled after a backoff with jitter.
 void Mesh::close_link(PeerLink& link, const std::string& why) {
     if (link.dead) return;
     if (link.hello) {
         Peer& peer = peers_[link.node];
-        if (peer.link == &link) peer.link = nullptr;
-        requeue_publishes(link, peer);
+        if (peer.link == &link) peer.link = nullptr;  // its window is replayed on the next link
         net::log_event(net::LogLevel::kWarn, "peer_link_down", "node=%u reason=\"%s\"", link.node,
                        why.c_str());
     } else if (const Dial* d = dial_of(link)) {
@@ -429,18 +491,6 @@ void Mesh::close_link(PeerLink& link, const std::string& why) {
     redial_later(link);
     poller_.close(link);
     poller_.retire(links_, link);
-}
-
-void Mesh::requeue_publishes(PeerLink& link, Peer& peer) {
-    FrameWalker walker(std::string_view(link.out).substr(link.out_frame));
-    for (FrameCut cut = walker.next(); cut.status == FrameStatus::kFrame; cut = walker.next()) {
-        if (cut.frame.type != FrameType::kPublish) continue;
-        if (peer.backlog.size() + cut.size <= options_.peer_buffer) {
-            peer.backlog.append(link.out, link.out_frame + cut.at, cut.size);
-        } else {
-            ++peer.drops;
-        }
-    }
 }
 
 void Mesh::redial_later(PeerLink& link) {
@@ -520,7 +570,12 @@ void Mesh::append_stats(std::string& out) const {
         field(out, "drops", p.drops);
         field(out, "gaps", p.gaps);
         field(out, "stale", p.stale);
-        field(out, "buffered", p.link != nullptr ? p.link->unwritten() : p.backlog.size());
+        field(out, "buffered", p.window.bytes());
+        field(out, "unacked_frames", p.window.held());
+        field(out, "unacked_bytes", p.window.bytes());
+        field(out, "replayed", p.replayed);
+        field(out, "lost_sent", p.lost_sent);
+        field(out, "lost_received", p.lost_received);
         field(out, "connects", p.connects);
         out.append("}");
     }

@@ -7,9 +7,13 @@
 // waits for its dial. A link is up once both HELLOs crossed; then each side sends its whole
 // interest set, and PUBLISH frames that waited meanwhile.
 //
-// Delivery: PUBLISH frames to a peer carry seqs from 1 per (sender incarnation, receiver
-// incarnation); the receiver counts skipped seqs (gaps) and drops repeated ones (stale). While
-// a peer's link is down its PUBLISH frames wait in a backlog bounded by --peer-buffer.
+// Delivery: PUBLISH (and LOST) frames to a peer carry seqs from 1 per sender incarnation and
+// stay in the peer's AckWindow (bounded by --peer-buffer) until it ACKs them; after a relink the
+// window is replayed whole. The receiver delivers each seq once (duplicates are dropped and
+// counted) and keeps its last seq per origin in the host's shared memory (OriginSeq), so a
+// restarted hub still knows it. A PUBLISH that does not fit the window is dropped, its group
+// remembered and reported to the peer in a LOST frame, whose receiver closes the group's
+// members (OnLost).
 #pragma once
 
 #include <cstddef>
@@ -23,10 +27,12 @@
 #include <string_view>
 #include <vector>
 
+#include "channel/ack_window.h"
 #include "channel/cluster_frame.h"
 #include "channel/hub_options.h"
 #include "channel/interest_table.h"
 #include "channel/poller.h"
+#include "channel/shm_region.h"
 #include "core/clock.h"
 #include "core/log_limiter.h"
 
@@ -58,9 +64,9 @@ struct Peer {
     std::uint32_t node = 0;
     std::string address;              // the address its link came from or went to
     PeerLink* link = nullptr;         // its link while up
-    std::string backlog;              // PUBLISH frames waiting for its link (bounded)
-    std::uint64_t next_seq = 1;       // the seq of our next PUBLISH to it
-    std::uint64_t expect_seq = 0;     // the seq we expect from it next (0: none seen)
+    AckWindow window;                 // PUBLISH/LOST frames it has not acknowledged
+    OriginSeq* received = nullptr;    // the last seq delivered from it (shared memory)
+    bool ack_due = false;             // frames arrived since our last ACK to it
     std::uint64_t bytes_in = 0;       // bytes received on its links
     std::uint64_t bytes_out = 0;      // bytes the kernel took for its links
     std::uint64_t frames_in = 0;      // frames received after its HELLO
@@ -70,7 +76,10 @@ struct Peer {
     std::uint64_t drops = 0;          // PUBLISH frames for it that did not fit (buffer full)
     std::uint64_t gaps = 0;           // PUBLISH frames from it that never arrived (seq gaps)
     std::uint64_t connects = 0;       // links that completed HELLO
-    std::uint64_t stale = 0;          // PUBLISH frames with a seq already seen (not delivered)
+    std::uint64_t stale = 0;          // PUBLISH/LOST frames with a seq already seen (dropped)
+    std::uint64_t replayed = 0;       // frames sent again after a relink
+    std::uint64_t lost_sent = 0;      // LOST frames queued for it (a group each, or all)
+    std::uint64_t lost_received = 0;  // LOST frames from it acted on
     bool met = false;                 // linked since this hub started (our HELLO is not fresh)
 };
 
@@ -90,6 +99,8 @@ class Mesh final : public HandleOwner {
   public:
     // A PUBLISH from a peer, checked and in order: (group id, message bytes).
     using OnPublish = std::function<void(std::string_view, std::span<const std::uint8_t>)>;
+    // A LOST from a peer, once: (group id, or empty for every group).
+    using OnLost = std::function<void(std::string_view)>;
 
     // Takes the cluster fields of `options`; `poller` and `interest` outlive the mesh.
     Mesh(const HubOptions& options, Poller& poller, InterestTable& interest, OnPublish on_publish);
@@ -97,6 +108,10 @@ class Mesh final : public HandleOwner {
     Mesh(const Mesh&) = delete;
     Mesh& operator=(const Mesh&) = delete;
 
+    // Where the last seq per origin is kept (kMaxOrigins entries, e.g. ShmRegion::origins(),
+    // outliving this process); without it, a table of the mesh's own.
+    void set_origin_table(OriginSeq* table) noexcept { origins_ = table; }
+    void set_on_lost(OnLost on_lost) { on_lost_ = std::move(on_lost); }
     // Listens on --cluster-listen (when the cluster is enabled); an error is one line.
     core::Status listen();
     // Queues one PUBLISH for every peer that wants `group`; false when none does.
@@ -131,12 +146,14 @@ class Mesh final : public HandleOwner {
     void read_link(PeerLink& link);
     bool handle_frame(PeerLink& link, const Frame& frame);
     bool on_publish(PeerLink& link, Peer& peer, const Frame& frame);
+    bool fresh_seq(Peer& peer, std::uint64_t seq);
+    void on_lost(Peer& peer, const Frame& frame);
+    OriginSeq* origin_entry(std::uint32_t node, std::uint64_t incarnation);
     void on_hello(PeerLink& link, const HelloBody& hello);
     void link_up(PeerLink& link, Peer& peer, Dial* d);
     void enqueue_publish(Peer& peer, std::string_view group, std::span<const std::uint8_t> message);
     void write_link(PeerLink& link);
     void close_link(PeerLink& link, const std::string& why);
-    void requeue_publishes(PeerLink& link, Peer& peer);
     void redial_later(PeerLink& link);
     void bad_frame(PeerLink& link, const std::string& why);
     std::uint16_t hello_flags(std::uint32_t node) const;
@@ -147,6 +164,10 @@ class Mesh final : public HandleOwner {
     Poller& poller_;
     InterestTable& interest_;
     OnPublish on_publish_;
+    OnLost on_lost_;
+    std::unique_ptr<OriginSeq[]> own_origins_{new OriginSeq[kMaxOrigins]{}};
+    OriginSeq* origins_ = own_origins_.get();
+    std::uint64_t incarnation_;  // sent in HELLO: differs on every start
     Handle listener_{this};
     std::vector<Dial> dials_;
     std::map<std::uint32_t, Peer> peers_;           // by node id

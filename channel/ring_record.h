@@ -14,6 +14,8 @@ enum RecordType : std::uint16_t {
                           // member; payload: the group id. Read by the hub.
     kResetRecord = 3,     // a worker (re)started with no members: forget its interest (hub)
     kResyncRecord = 4,    // the hub (re)started: every worker announces its groups again
+    kLostRecord = 5,      // the hub: a peer hub dropped messages of the group in the payload
+                          // (empty payload: of every group); workers close its members 1013
 };
 
 // Flags of a publish record: a message larger than one record travels as a run of chunks

@@ -21,7 +21,9 @@ std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to *
 core::Result<ShmRegion> ShmRegion::create(std::uint32_t processes, std::uint64_t ring_capacity) {
     const std::size_t slots = round_up(sizeof(ProcessSlot) * processes, kCacheLine);
     const std::size_t stride = round_up(ShmRing::footprint(ring_capacity, processes), kCacheLine);
-    const std::size_t size = round_up(sizeof(RegionHeader) + slots + stride * processes, 4096);
+    const std::size_t origins = sizeof(OriginSeq) * kMaxOrigins;
+    const std::size_t size =
+        round_up(sizeof(RegionHeader) + slots + stride * processes + origins, 4096);
     const int fd = memfd_create("herald-channel", MFD_CLOEXEC);
     if (fd < 0) {
         return core::Error{std::string("cannot create the shared-memory region (memfd_create): ") +
@@ -51,6 +53,8 @@ core::Result<ShmRegion> ShmRegion::create(std::uint32_t processes, std::uint64_t
     for (std::uint32_t p = 0; p < processes; ++p) {
         ShmRing::create(region.rings_ + p * stride, ring_capacity, processes);
     }
+    region.origins_ = reinterpret_cast<OriginSeq*>(region.rings_ + stride * processes);
+    for (std::uint32_t i = 0; i < kMaxOrigins; ++i) new (&region.origins_[i]) OriginSeq{};
     return region;
 }
 
@@ -63,6 +67,7 @@ ShmRegion& ShmRegion::operator=(ShmRegion&& other) noexcept {
     std::swap(slots_, other.slots_);
     std::swap(ring_stride_, other.ring_stride_);
     std::swap(rings_, other.rings_);
+    std::swap(origins_, other.origins_);
     return *this;
 }
 

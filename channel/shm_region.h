@@ -17,6 +17,7 @@ namespace herald::channel {
 //  +0                    RegionHeader        magic, process count, ring capacity
 //  +64                   ProcessSlot[P]      counters and liveness of process p
 //  +64+P*sizeof(slot)    ring 0 ... ring P-1 ShmRing::footprint(capacity, P) bytes each
+//  after the rings       OriginSeq[kMaxOrigins] the hub's last seq delivered per peer node
 //
 // Process p writes ring p and reads every other ring through its reader slot p (its own slot
 // in its own ring is never attached). P = workers (+ the hub, once there is one).
@@ -33,6 +34,15 @@ struct alignas(kCacheLine) ProcessSlot {
     std::atomic<std::int64_t> pid;        // set by the master at fork
 };
 
+// The hub's receive state for one peer node (written only by the hub; it outlives a hub
+// restart, so a restarted hub still drops what it delivered before). node 0: a free entry.
+struct alignas(kCacheLine) OriginSeq {
+    std::atomic<std::uint32_t> node;
+    std::atomic<std::uint64_t> incarnation;  // the peer hub's HELLO incarnation
+    std::atomic<std::uint64_t> last_seq;     // the last PUBLISH/LOST seq delivered (0: none)
+};
+constexpr std::uint32_t kMaxOrigins = 256;  // peer nodes remembered (beyond: not across restarts)
+
 class ShmRegion {
   public:
     // Creates and maps an anonymous shared region (memfd) for `processes` processes with rings
@@ -47,6 +57,8 @@ class ShmRegion {
     std::uint32_t processes() const noexcept { return header_->processes; }
     ProcessSlot& process(std::uint32_t p) const noexcept { return slots_[p]; }
     ShmRing ring(std::uint32_t p) const noexcept;
+    // The kMaxOrigins entries of the hub's receive state.
+    OriginSeq* origins() const noexcept { return origins_; }
     std::size_t size() const noexcept { return size_; }
 
   private:
@@ -56,6 +68,7 @@ class ShmRegion {
     ProcessSlot* slots_ = nullptr;
     std::size_t ring_stride_ = 0;
     std::uint8_t* rings_ = nullptr;
+    OriginSeq* origins_ = nullptr;
 };
 
 }  // namespace herald::channel

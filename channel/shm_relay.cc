@@ -68,7 +68,7 @@ struct ShmRelay::Visitor {
     bool copy_control(const RecordHeader& h, std::span<const std::uint8_t> payload) {
         control = h.type;
         control_flags = h.flags;
-        if (h.type == kInterestRecord) {
+        if (h.type == kInterestRecord || h.type == kLostRecord) {
             relay.group_.assign(reinterpret_cast<const char*>(payload.data()), payload.size());
         }
         return true;
@@ -81,6 +81,7 @@ struct ShmRelay::Visitor {
             if (type == kInterestRecord) sink.interest(from, relay.group_, control_flags != 0);
             if (type == kResetRecord) sink.reset(from);
             if (type == kResyncRecord) sink.resync(from);
+            if (type == kLostRecord) sink.lost(from, relay.group_);
             return;
         }
         if (frame != nullptr) {

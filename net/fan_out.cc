@@ -1,5 +1,7 @@
 #include "net/fan_out.h"
 
+#include <algorithm>
+
 #include "net/ws_frame.h"
 
 namespace herald::net {
@@ -29,6 +31,19 @@ void GroupFanOut::leave_all(std::uint32_t slot) {
         table_.leave_all(slot);
     }
     update_gauges();
+}
+
+void GroupFanOut::collect_members(std::string_view group, std::vector<std::uint32_t>& out) const {
+    const std::size_t from = out.size();
+    if (!group.empty()) {
+        for (const std::uint32_t m : table_.members(group)) out.push_back(m);
+        return;
+    }
+    table_.for_each_group([&](std::string_view g, std::size_t) {
+        for (const std::uint32_t m : table_.members(g)) out.push_back(m);
+    });
+    std::sort(out.begin() + static_cast<std::ptrdiff_t>(from), out.end());
+    out.erase(std::unique(out.begin() + static_cast<std::ptrdiff_t>(from), out.end()), out.end());
 }
 
 void GroupFanOut::announce_all() {

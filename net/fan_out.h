@@ -37,6 +37,9 @@ class GroupFanOut {
     void leave_all(std::uint32_t slot);
 
     bool has_members(std::string_view group) const { return !table_.members(group).empty(); }
+    // Appends the members of `group` (every member of any group when `group` is empty) to
+    // `out`, each once.
+    void collect_members(std::string_view group, std::vector<std::uint32_t>& out) const;
     // Announces every group with a member again (the hub restarted).
     void announce_all();
 

@@ -28,6 +28,9 @@ class RecordSink {
     virtual void reset(std::uint32_t /*from*/) {}
     // Process `from` (the hub) (re)started: announce every group with a local member again.
     virtual void resync(std::uint32_t /*from*/) {}
+    // Process `from` (the hub) learned that a peer hub dropped messages for `group` (empty:
+    // for every group): its members here are closed with 1013, since they missed some.
+    virtual void lost(std::uint32_t /*from*/, std::string_view /*group*/) {}
 };
 
 // A worker's link to the rest of herald. The loop calls it from its one thread:

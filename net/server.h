@@ -83,6 +83,9 @@ class Server final : public RecordSink {
     core::BlockPool& pool() noexcept override { return pool_; }
     void deliver(std::uint32_t from, std::string_view group, core::Block* frame) override;
     void resync(std::uint32_t /*from*/) override { groups_.announce_all(); }
+    // lost: closes the members of `group` (every group's when empty) with 1013 and counts
+    // closes_lost_remote (a peer hub dropped some of the group's messages).
+    void lost(std::uint32_t from, std::string_view group) override;
 
     // Links this worker to the other processes (before run()); null: single process.
     void set_relay(Relay* relay) noexcept {

@@ -3,6 +3,7 @@
 #include <ctime>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "net/http_answer.h"
 #include "net/server.h"
@@ -175,6 +176,18 @@ bool Server::send_or_close(ConnRef c, core::Block* frame) {
     const SendStatus status = outbox_.enqueue(c, frame);
     if (status == SendStatus::kBackpressure) close_over_limit(c);
     return status == SendStatus::kQueued;
+}
+
+void Server::lost(std::uint32_t, std::string_view group) {
+    std::vector<std::uint32_t> members;  // begin_close changes the member arrays
+    groups_.collect_members(group, members);
+    for (const std::uint32_t slot : members) {
+        ConnRef c = conn(slot);
+        if (c.conn.state != ConnState::kOpen) continue;
+        stats_->closes_lost_remote.add();
+        begin_close(c, close_code::kTryAgainLater, "messages lost between hosts",
+                    CloseMode::kGraceful);
+    }
 }
 
 void Server::close_over_limit(ConnRef c) {

@@ -68,6 +68,7 @@ struct WorkerStats {
     core::Counter upgrades_refused_auth;    // upgrades answered 401: token missing or bad
     core::Counter upgrades_refused_origin;  // upgrades answered 403: --allowed-origins
     core::Counter upgrades_refused_per_ip;  // upgrades answered 503: --max-conns-per-ip
+    core::Counter closes_lost_remote;   // closed 1013: a peer hub dropped frames of its group
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
@@ -100,6 +101,7 @@ void for_each_counter(const WorkerStats& s, Fn&& fn) {
     fn("upgrades_refused_auth", s.upgrades_refused_auth);
     fn("upgrades_refused_origin", s.upgrades_refused_origin);
     fn("upgrades_refused_per_ip", s.upgrades_refused_per_ip);
+    fn("closes_lost_remote", s.closes_lost_remote);
 }
 
 }  // namespace herald::net

@@ -52,6 +52,7 @@ constexpr std::uint16_t kInvalidPayload = 1007;
 constexpr std::uint16_t kPolicyViolation = 1008;
 constexpr std::uint16_t kMessageTooBig = 1009;
 constexpr std::uint16_t kInternalError = 1011;
+constexpr std::uint16_t kTryAgainLater = 1013;
 }  // namespace close_code
 
 // True for codes a peer may put in a close frame: 1000-1003, 1007-1014, 3000-4999.

@@ -22,6 +22,9 @@ struct Node {
     Poller poller;
     InterestTable interest{1};
     std::vector<std::pair<std::string, std::string>> received;  // (group, message)
+    std::vector<std::string> lost;                              // groups a LOST named
+    // The receive state that outlives a mesh (as the host's shared memory outlives its hub).
+    std::unique_ptr<OriginSeq[]> origins{new OriginSeq[kMaxOrigins]{}};
     std::unique_ptr<Mesh> mesh;
 
     Node(std::uint32_t id, std::vector<net::Endpoint> peers) {
@@ -39,6 +42,8 @@ struct Node {
             options, poller, interest, [this](std::string_view g, std::span<const std::uint8_t> m) {
                 received.emplace_back(std::string(g), std::string(m.begin(), m.end()));
             });
+        mesh->set_origin_table(origins.get());
+        mesh->set_on_lost([this](std::string_view g) { lost.emplace_back(g); });
         ASSERT_TRUE(mesh->listen());
     }
     void pump() {
@@ -146,7 +151,80 @@ TEST(Mesh, PublishesForADownPeerWaitInItsBacklogWithinTheBuffer) {
     std::string stats;
     p.low.mesh->append_stats(stats);
     EXPECT_NE(stats.find("\"state\":\"down\""), std::string::npos) << stats;
-    EXPECT_EQ(p.low.mesh->peers().at(2).backlog.size(), publish_frame_size(4, 4));
+    EXPECT_EQ(p.low.mesh->peers().at(2).window.bytes(), publish_frame_size(4, 4));
+}
+
+// A fake node 1 on a raw socket: says HELLO (incarnation `inc`), then sends PUBLISH frames
+// with the given seqs.
+int fake_peer(const Node& n, std::uint64_t inc, std::initializer_list<std::uint64_t> seqs) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    const net::Endpoint& at = n.mesh->endpoint();
+    EXPECT_EQ(connect(fd, reinterpret_cast<const sockaddr*>(&at.addr), at.addr_len), 0);
+    std::string out;
+    append_hello(out, 1, "test", 0, inc);
+    for (const std::uint64_t s : seqs) append_publish(out, 1, s, "room", bytes(std::to_string(s)));
+    EXPECT_EQ(send(fd, out.data(), out.size(), 0), static_cast<ssize_t>(out.size()));
+    return fd;
+}
+
+TEST(Mesh, AReplayIsDeliveredOnceEvenAcrossARestartOfTheReceivingHub) {
+    Node n(2, {});
+    n.start();
+    int fd = fake_peer(n, 7, {1, 2, 3});
+    for (int i = 0; i < 2000 && n.received.size() < 3; ++i) n.pump();
+    ASSERT_EQ(n.received.size(), 3u);
+    close(fd);
+    n.mesh.reset();
+    n.start();  // a new hub process; the receive state is the host's shared memory
+    fd = fake_peer(n, 7, {2, 3, 4});  // the sender replays what it holds unacknowledged
+    for (int i = 0; i < 2000 && n.received.size() < 4; ++i) n.pump();
+    ASSERT_EQ(n.received.size(), 4u);
+    EXPECT_EQ(n.received[3].second, "4");
+    for (int i = 0; i < 200 && n.mesh->peers().at(1).stale < 2; ++i) n.pump();
+    EXPECT_EQ(n.mesh->peers().at(1).stale, 2u);  // 2 and 3: dropped, not delivered twice
+    EXPECT_EQ(n.mesh->peers().at(1).gaps, 0u);
+    // It acknowledged 4 (the last frame of the stream).
+    std::string in(256, '\0');
+    timeval tv{2, 0};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    std::string got;
+    std::uint64_t acked = 0;
+    for (int i = 0; i < 20 && acked != 4; ++i) {
+        n.pump();
+        const ssize_t r = recv(fd, in.data(), in.size(), MSG_DONTWAIT);
+        if (r > 0) got.append(in.data(), static_cast<std::size_t>(r));
+        FrameWalker walker(got);
+        for (FrameCut c = walker.next(); c.status == FrameStatus::kFrame; c = walker.next()) {
+            if (c.frame.type == FrameType::kAck) acked = read_ack(c.frame);
+        }
+    }
+    EXPECT_EQ(acked, 4u);
+    close(fd);
+    // A new incarnation of the sender numbers from 1 again: delivered.
+    fd = fake_peer(n, 8, {1});
+    for (int i = 0; i < 2000 && n.received.size() < 5; ++i) n.pump();
+    EXPECT_EQ(n.received.size(), 5u);
+    close(fd);
+}
+
+TEST(Mesh, FramesDroppedForADownPeerAreReportedInALostFrameAfterTheRelink) {
+    Pair p;
+    p.low.options.peer_buffer = 2 * publish_frame_size(4, 10);
+    p.low.start();  // again, with the small buffer
+    ASSERT_TRUE(p.pump_until([&] { return Pair::up(p.low, 2) && Pair::up(p.high, 1); }));
+    p.low.interest.peer_subscribe(2, "room", 10);
+    p.high.mesh.reset();
+    for (int i = 0; i < 1000 && Pair::up(p.low, 2); ++i) p.low.pump();
+    ASSERT_FALSE(Pair::up(p.low, 2));
+    for (int i = 0; i < 5; ++i) p.low.mesh->forward("room", bytes("0123456789"));
+    EXPECT_EQ(p.low.mesh->peers().at(2).drops, 3u);
+    p.high.start();
+    ASSERT_TRUE(
+        p.pump_until([&] { return p.high.lost.size() == 1 && p.high.received.size() == 2; }));
+    EXPECT_EQ(p.high.lost[0], "room");
+    EXPECT_EQ(p.high.mesh->peers().at(1).lost_received, 1u);
+    EXPECT_EQ(p.low.mesh->peers().at(2).lost_sent, 1u);
+    ASSERT_TRUE(p.pump_until([&] { return p.low.mesh->peers().at(2).window.held() == 0; }));
 }
 
 }  // namespace

@@ -1,0 +1,262 @@
+// A slow test: 20 restarts of a crash-looping hub take the master's restart backoff (up to 5 s
+// each), so the kill test runs for a minute or two.
+//
+// Two herald hosts, each in its own network namespace (tests/support/netns), under a steady
+// stream of numbered messages from a publisher on host A to a member on host B: the receiving
+// hub killed with SIGKILL again and again, the link cut for 2 s, and a cut longer than
+// --peer-buffer holds. The member must get every message once and in order, or be closed with
+// 1013 after the last one it got. Where namespaces cannot be made, the hosts share loopback
+// (127.0.0.2, .3) and the tests that cut a link are skipped; each test says which it ran.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/herald_process.h"
+#include "tests/support/netns.h"
+#include "tests/support/ws_client.h"
+
+namespace herald::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 15s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (ok()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return ok();
+}
+
+std::uint64_t number_after(const std::string& json, std::size_t from, const std::string& name) {
+    const std::size_t at = json.find("\"" + name + "\":", from);
+    if (at == std::string::npos) return 0;
+    return std::strtoull(json.c_str() + at + name.size() + 3, nullptr, 10);
+}
+
+constexpr std::uint16_t kClusterPort = 7000;
+constexpr std::uint16_t kApiPort = 8080;
+
+// Hosts A (node 1) and B (node 2), in namespaces when possible.
+class TwoHosts {
+  public:
+    template <class Fn>
+    auto in(int h, Fn&& fn) {
+        if (netns_) return ns_.in(h, std::forward<Fn>(fn));
+        return fn();
+    }
+    explicit TwoHosts(const std::vector<std::string>& extra) : ns_(2) {
+        netns_ = ns_.ok();
+        std::printf("hosts: %s\n", netns_ ? "network namespaces joined by veth pairs"
+                                          : ("loopback (" + ns_.error() + ")").c_str());
+        const std::string peers = address(0) + ":" + std::to_string(kClusterPort) + "," +
+                                  address(1) + ":" + std::to_string(kClusterPort);
+        for (int h = 0; h < 2; ++h) {
+            std::vector<std::string> args = {
+                "--workers",        "2",
+                "--node-id",        std::to_string(h + 1),
+                "--cluster-listen", address(h) + ":" + std::to_string(kClusterPort),
+                "--peers",          peers,
+                "--api-listen",     address(h) + ":" + std::to_string(kApiPort),
+                "--peer-timeout",   "1s"};
+            args.insert(args.end(), extra.begin(), extra.end());
+            herald_[h] = in(h, [&] { return std::make_unique<HeraldProcess>(args); });
+            herald_[h]->allow_worker_deaths();
+        }
+    }
+    bool netns() const { return netns_; }
+    bool ok() const { return herald_[0]->ok() && herald_[1]->ok(); }
+    std::string address(int h) const {
+        return netns_ ? ns_.address(h) : "127.0.0." + std::to_string(2 + h);
+    }
+    bool cut(int h) { return ns_.cut(h); }
+    bool heal(int h) { return ns_.heal(h); }
+    HeraldProcess& herald(int h) { return *herald_[h]; }
+    std::string hub_stats(int h) {
+        return in(h, [&] {
+            const std::string out = http_exchange(
+                kApiPort, "GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 3000,
+                address(h).c_str());
+            const std::size_t body = out.find("\r\n\r\n");
+            return body == std::string::npos ? std::string() : out.substr(body + 4);
+        });
+    }
+    std::string worker_stats(int h) {
+        return in(h, [&] {
+            return http_exchange(herald_[h]->port(),
+                                 "GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+        });
+    }
+    // A counter of host h's hub entry for peer `node`.
+    std::uint64_t peer(int h, std::uint32_t node, const std::string& name) {
+        const std::string s = hub_stats(h);
+        const std::size_t at = s.find("{\"node\":" + std::to_string(node) + ",");
+        return at == std::string::npos ? 0 : number_after(s, at, name);
+    }
+    bool up(int h, std::uint32_t node) {
+        const std::string s = hub_stats(h);
+        const std::size_t at = s.find("{\"node\":" + std::to_string(node) + ",");
+        return at != std::string::npos && s.find("\"state\":\"up\"", at) < s.find('}', at);
+    }
+    pid_t hub_pid(int h) {
+        const std::string s = worker_stats(h);
+        const std::size_t at = s.find("\"role\":\"hub\"");
+        if (at == std::string::npos) return -1;
+        return static_cast<pid_t>(number_after(s, s.rfind('{', at), "pid"));
+    }
+    std::unique_ptr<WsClient> client(int h) {
+        return in(h, [&] { return WsClient::connect(herald_[h]->port()); });
+    }
+
+  private:
+    NetnsHosts ns_;  // destroyed after the processes
+    bool netns_ = false;
+    std::unique_ptr<HeraldProcess> herald_[2];
+};
+
+// A publisher on A sending "0", "1", ... to group "stream" about once per millisecond, and a
+// member on B checking them.
+struct Stream {
+    std::unique_ptr<WsClient> member;
+    std::unique_ptr<WsClient> publisher;
+    std::atomic<bool> stop{false};
+    std::atomic<long> sent{0};
+    long received = 0;
+    long duplicates = 0, missing = 0, reordered = 0;
+    std::uint16_t closed = 0;
+    std::thread pub, sub;
+
+    bool start(TwoHosts& h) {
+        member = h.client(1);
+        publisher = h.client(0);
+        if (!member || !publisher || !member->add_group("stream") || !member->sync()) return false;
+        if (!eventually([&] { return h.peer(0, 2, "subscriptions") >= 1; })) return false;
+        pub = std::thread([this] {
+            while (!stop.load()) {
+                publisher->send_to_group("stream", std::to_string(sent.load()));
+                sent.fetch_add(1);
+                std::this_thread::sleep_for(1ms);
+            }
+            publisher->send_to_group("stream", "end");
+        });
+        sub = std::thread([this] {
+            long expect = 0;
+            // Outages last seconds (the master backs off restarts of a crash-looping hub up to
+            // 5 s, and A its redials): read until "end", a close, or a minute of silence.
+            while (auto f = member->read_frame(60000)) {
+                if (f->opcode == net::Opcode::kClose) {
+                    closed = f->close_code();
+                    return;
+                }
+                if (f->payload == "end") return;
+                const long n = std::stol(f->payload);
+                ++received;
+                if (n < expect) ++duplicates;
+                if (n > expect) ++missing;
+                if (n != expect && n < expect - 1) ++reordered;
+                expect = std::max(expect, n + 1);
+            }
+        });
+        return true;
+    }
+    void finish() {
+        stop.store(true);
+        pub.join();
+        sub.join();
+        std::printf(
+            "sent %ld, received %ld, missing %ld, duplicated %ld, reordered %ld, closed %u\n",
+            sent.load(), received, missing, duplicates, reordered, closed);
+    }
+};
+
+constexpr int kKills = 20;
+
+TEST(ClusterFaults, TheReceivingHubKilledTwentyTimesMidStreamLosesAndDuplicatesNothing) {
+    TwoHosts h({});
+    ASSERT_TRUE(h.ok()) << h.herald(0).stderr_text() << h.herald(1).stderr_text();
+    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
+    Stream s;
+    ASSERT_TRUE(s.start(h));
+    for (int kill_no = 0; kill_no < kKills; ++kill_no) {
+        // Each kill lands mid-stream: the link is up and carrying frames for 0.3 s.
+        ASSERT_TRUE(eventually([&] { return h.up(0, 2); }, 30s)) << "kill " << kill_no;
+        std::this_thread::sleep_for(300ms);
+        const pid_t hub = h.hub_pid(1);
+        ASSERT_GT(hub, 0);
+        ASSERT_EQ(kill(hub, SIGKILL), 0);
+        ASSERT_TRUE(eventually([&] {
+            const pid_t now = h.hub_pid(1);
+            return now > 0 && now != hub;
+        })) << "kill "
+            << kill_no;
+    }
+    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "subscriptions") >= 1; }));
+    std::this_thread::sleep_for(300ms);
+    s.finish();
+    std::printf("A replayed %llu frames to B; B dropped %llu duplicates\n",
+                static_cast<unsigned long long>(h.peer(0, 2, "replayed")),
+                static_cast<unsigned long long>(h.peer(1, 1, "stale")));
+    EXPECT_EQ(s.closed, 0);
+    EXPECT_EQ(s.missing, 0);
+    EXPECT_EQ(s.duplicates, 0);
+    EXPECT_EQ(s.reordered, 0);
+    EXPECT_EQ(s.received, s.sent.load()) << "A: " << h.hub_stats(0) << "\nB: " << h.hub_stats(1)
+                                         << "\nB workers: " << h.worker_stats(1);
+}
+
+TEST(ClusterFaults, ALinkCutForTwoSecondsLosesAndDuplicatesNothing) {
+    TwoHosts h({});
+    if (!h.netns()) GTEST_SKIP() << "no network namespaces: a link cannot be cut on loopback";
+    ASSERT_TRUE(h.ok());
+    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
+    Stream s;
+    ASSERT_TRUE(s.start(h));
+    std::this_thread::sleep_for(300ms);
+    ASSERT_TRUE(h.cut(1));
+    std::this_thread::sleep_for(2s);
+    ASSERT_TRUE(h.heal(1));
+    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "subscriptions") >= 1; }));
+    std::this_thread::sleep_for(500ms);
+    s.finish();
+    EXPECT_EQ(s.closed, 0);
+    EXPECT_EQ(s.missing, 0);
+    EXPECT_EQ(s.duplicates, 0);
+    EXPECT_EQ(s.reordered, 0);
+    EXPECT_EQ(s.received, s.sent.load());
+}
+
+TEST(ClusterFaults, ACutLongerThanThePeerBufferHoldsClosesTheGroupsMembersWith1013) {
+    TwoHosts h({"--peer-buffer", "64KiB"});  // the smallest it takes
+    if (!h.netns()) GTEST_SKIP() << "no network namespaces: a link cannot be cut on loopback";
+    ASSERT_TRUE(h.ok());
+    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
+    Stream s;
+    ASSERT_TRUE(s.start(h));
+    std::this_thread::sleep_for(200ms);
+    ASSERT_TRUE(h.cut(1));
+    std::this_thread::sleep_for(4s);  // ~4,000 messages of ~45 bytes: far more than 64 KiB
+    ASSERT_TRUE(h.heal(1));
+    ASSERT_TRUE(eventually([&] { return h.peer(1, 1, "lost_received") >= 1; }));
+    s.finish();
+    EXPECT_EQ(s.closed, 1013);
+    EXPECT_EQ(s.missing, 0);  // closed after the last message it got, never left with a gap
+    EXPECT_EQ(s.duplicates, 0);
+    EXPECT_GE(h.peer(0, 2, "drops"), 1u);
+    EXPECT_GE(h.peer(0, 2, "lost_sent"), 1u);
+    EXPECT_GE(number_after(h.worker_stats(1), 0, "closes_lost_remote") +
+                  number_after(h.worker_stats(1), h.worker_stats(1).find("closes_lost_remote") + 1,
+                               "closes_lost_remote"),
+              1u);
+}
+
+}  // namespace
+}  // namespace herald::test
