@@ -262,7 +262,8 @@ void Server::arm_signals() {
     io_uring_sqe_set_data64(sqe, encode_user_data(Op::kSignal, 0, 0));
 }
 
-// SIGHUP reloads the TLS context, runs the reload hook and keeps listening for signals; SIGINT/SIGTERM stop the loop.
+// SIGHUP reloads the TLS context, runs the reload hook and keeps listening for signals;
+// SIGINT/SIGTERM stop the loop.
 void Server::on_signal() {
     if (signal_info_.ssi_signo != SIGHUP) return stop();
     reload_tls();

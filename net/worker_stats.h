@@ -68,7 +68,7 @@ struct WorkerStats {
     core::Counter upgrades_refused_auth;    // upgrades answered 401: token missing or bad
     core::Counter upgrades_refused_origin;  // upgrades answered 403: --allowed-origins
     core::Counter upgrades_refused_per_ip;  // upgrades answered 503: --max-conns-per-ip
-    core::Counter closes_lost_remote;   // closed 1013: a peer hub dropped frames of its group
+    core::Counter closes_lost_remote;       // closed 1013: a peer hub dropped frames of its group
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,

@@ -10,9 +10,12 @@
 #include "channel/cluster_frame.h"
 #include "net/endpoint.h"
 #include "tools/cli.h"
+#include "tools/herald/option_flags.h"
 
 namespace herald::tools {
 namespace {
+
+using namespace detail;
 
 constexpr const char* kSummary =
     "herald " HERALD_VERSION
@@ -33,179 +36,6 @@ constexpr const char* kSummary =
     "Prints `herald listening on ws://HOST:PORT` when ready; SIGINT/SIGTERM close every\n"
     "connection with 1001 and exit 0; SIGHUP reads --config FILE again and applies the limits\n"
     "that can change live (docs/OPERATIONS.md).";
-
-constexpr const char* kSeeHelp = " (see herald --help)";
-
-// Flag values that are resolved after every flag is read: addresses, and sizes parsed wider
-// than the field they end in.
-struct Pending {
-    std::string listen = "127.0.0.1:1234";
-    std::string cluster_listen;
-    std::string peers;
-    std::string api_listen;
-    const char* api_listen_flag = "--admin-listen";  // the name it was given by
-    std::string stats_on_ws_port = "auto";
-    std::uint64_t max_message = 0;
-    std::uint64_t max_backpressure = 0;
-    std::uint64_t recv_buffer_size = 0;
-    std::uint64_t peer_buffer = 0;
-    std::string jwt_key;          // --jwt-key FILE
-    std::string jwt_audience;     // --jwt-audience AUD
-    std::string allowed_origins;  // --allowed-origins LIST
-};
-
-using Keys = std::vector<OptionKey>;
-using Getter = std::string (*)(const HeraldOptions&);
-
-// One config-file key (see OptionKey): `flag`'s key `name` in [table] ("process" and friends).
-void key(Keys& keys, std::string_view table, std::string_view name, std::string_view flag,
-         ConfigType type, Reload reload, Getter value) {
-    keys.push_back({ConfigKey{table, name, flag, type}, reload, value});
-}
-
-std::string num(std::uint64_t n) { return std::to_string(n); }
-
-// The shortest exact text of a duration: "10s", "500ms", "5us", "7ns".
-std::string dur(core::Nanos ns) {
-    if (ns % core::kSecond == 0) return std::to_string(ns / core::kSecond) + "s";
-    if (ns % core::kMillisecond == 0) return std::to_string(ns / core::kMillisecond) + "ms";
-    if (ns % core::kMicrosecond == 0) return std::to_string(ns / core::kMicrosecond) + "us";
-    return std::to_string(ns) + "ns";
-}
-
-std::string peers_text(const HeraldOptions& o) {
-    std::string out;
-    for (const net::Endpoint& e : o.hub_options.peers)
-        out += (out.empty() ? "" : ",") + e.to_string();
-    return out;
-}
-
-core::Error range_error(std::uint64_t min, std::uint64_t max) {
-    return core::Error{"must be between " + std::to_string(min) + " and " + std::to_string(max)};
-}
-
-Flags::Setter size_flag(std::uint64_t& target, std::uint64_t min, std::uint64_t max) {
-    return [&target, min, max](std::string_view v) -> core::Status {
-        const std::optional<std::uint64_t> n = parse_size(v);
-        if (!n) return core::Error{"expected a size such as 1048576, 64KiB, 1MiB"};
-        if (*n < min || *n > max) return range_error(min, max);
-        target = *n;
-        return {};
-    };
-}
-
-template <class T>
-Flags::Setter uint_flag(T& target, std::uint64_t min, std::uint64_t max) {
-    return [&target, min, max](std::string_view v) -> core::Status {
-        const std::optional<std::uint64_t> n = parse_uint(v);
-        if (!n) return core::Error{"expected a whole number"};
-        if (*n < min || *n > max) return range_error(min, max);
-        target = static_cast<T>(*n);
-        return {};
-    };
-}
-
-Flags::Setter text_flag(std::string& target) {
-    return [&target](std::string_view v) -> core::Status {
-        target = v;
-        return {};
-    };
-}
-
-// --admin-listen and its alias --api-listen: one address, named in errors as it was given.
-Flags::Setter listen_alias_flag(Pending& p, const char* name) {
-    return [&p, name](std::string_view v) -> core::Status {
-        p.api_listen = v;
-        p.api_listen_flag = name;
-        return {};
-    };
-}
-
-Flags::Setter duration_flag(core::Nanos& target) {
-    return [&target](std::string_view v) -> core::Status {
-        const std::optional<core::Nanos> n = parse_duration(v);
-        if (!n || *n <= 0) return core::Error{"expected a positive duration such as 10s or 500ms"};
-        target = *n;
-        return {};
-    };
-}
-
-Flags::Setter ring_size_flag(std::uint64_t& target) {
-    return [&target](std::string_view v) -> core::Status {
-        const std::optional<std::uint64_t> n = parse_size(v);
-        if (!n || *n < 65536 || *n > (1ull << 30) || (*n & (*n - 1)) != 0) {
-            return core::Error{"expected a power of two from 64KiB to 1GiB"};
-        }
-        target = *n;
-        return {};
-    };
-}
-
-Flags::Setter spin_flag(core::Nanos& target) {
-    return [&target](std::string_view v) -> core::Status {
-        const std::optional<core::Nanos> n = parse_duration(v);
-        if (!n || *n > core::kSecond)
-            return core::Error{"expected a duration up to 1s, such as 5us"};
-        target = *n;
-        return {};
-    };
-}
-
-Flags::Setter recv_mode_flag(net::RecvMode& target) {
-    return [&target](std::string_view v) -> core::Status {
-        if (v == "auto") {
-            target = net::RecvMode::kAuto;
-        } else if (v == "ring") {
-            target = net::RecvMode::kRing;
-        } else if (v == "poll") {
-            target = net::RecvMode::kPoll;
-        } else {
-            return core::Error{"expected auto, ring or poll"};
-        }
-        return {};
-    };
-}
-
-Flags::Setter recv_buffers_flag(unsigned& target) {
-    return [&target](std::string_view v) -> core::Status {
-        const std::optional<std::uint64_t> n = parse_uint(v);
-        if (!n || *n == 0 || *n > 32768 || (*n & (*n - 1)) != 0) {
-            return core::Error{"expected a power of two from 1 to 32768"};
-        }
-        target = static_cast<unsigned>(*n);
-        return {};
-    };
-}
-
-Flags::Setter log_level_flag(net::LogLevel& target) {
-    return [&target](std::string_view v) -> core::Status {
-        const std::optional<net::LogLevel> level = net::parse_log_level(v);
-        if (!level) return core::Error{"expected debug, info, warn or error"};
-        target = *level;
-        return {};
-    };
-}
-
-std::string recv_mode_text(net::RecvMode mode) {
-    switch (mode) {
-        case net::RecvMode::kRing:
-            return "ring";
-        case net::RecvMode::kPoll:
-            return "poll";
-        default:
-            return "auto";
-    }
-}
-
-Flags::Setter cluster_name_flag(std::string& target) {
-    return [&target](std::string_view v) -> core::Status {
-        if (v.empty() || v.size() > channel::kMaxClusterName) {
-            return core::Error{"expected 1 to 255 bytes"};
-        }
-        target = v;
-        return {};
-    };
-}
 
 void add_process_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
     flags.add("listen", "HOST:PORT",
@@ -285,72 +115,6 @@ void add_limit_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
         [](const HeraldOptions& x) { return dur(x.server.close_timeout); });
 }
 
-void add_access_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
-    net::ServerOptions& s = o.server;
-    flags.section("Heartbeats and access (docs/OPERATIONS.md)");
-    flags.add("ping-interval", "DURATION",
-              "ping a connection that has sent nothing this long (default 25s)",
-              duration_flag(s.ping_interval));
-    key(k, "limits", "ping-interval", "ping-interval", ConfigType::kDuration, Reload::kRestart,
-        [](const HeraldOptions& x) { return dur(x.server.ping_interval); });
-    flags.add("idle-timeout", "DURATION",
-              "close (1001) a connection that has sent nothing, not even a pong,\n"
-              "this long (default 60s; more than --ping-interval)",
-              duration_flag(s.idle_timeout));
-    key(k, "limits", "idle-timeout", "idle-timeout", ConfigType::kDuration, Reload::kRestart,
-        [](const HeraldOptions& x) { return dur(x.server.idle_timeout); });
-    flags.add("jwt-key", "FILE",
-              "require a connect token (JWT) on the upgrade: an HS256 secret, or an\n"
-              "RS256/ES256 public key in PEM (default: no token needed)",
-              text_flag(p.jwt_key));
-    key(k, "access", "jwt-key", "jwt-key", ConfigType::kString, Reload::kRestart,
-        [](const HeraldOptions& x) { return x.jwt_key; });
-    flags.add("jwt-audience", "AUD", "with --jwt-key: the token's aud must hold AUD",
-              text_flag(p.jwt_audience));
-    key(k, "access", "jwt-audience", "jwt-audience", ConfigType::kString, Reload::kRestart,
-        [](const HeraldOptions& x) { return x.jwt_audience; });
-    flags.add("allowed-origins", "ORIGIN,...",
-              "browser origins that may connect (exact match, * for any;\n"
-              "default: any); others get 403",
-              text_flag(p.allowed_origins));
-    key(k, "access", "allowed-origins", "allowed-origins", ConfigType::kString, Reload::kRestart,
-        [](const HeraldOptions& x) { return x.allowed_origins; });
-    flags.add("max-conns-per-ip", "N",
-              "connections one client address may hold per worker\n"
-              "(default unlimited); the next one gets 503",
-              uint_flag(s.max_conns_per_ip, 1, 1u << 20));
-    key(k, "limits", "max-conns-per-ip", "max-conns-per-ip", ConfigType::kInteger,
-        Reload::kRestart, [](const HeraldOptions& x) -> std::string {
-            return x.server.max_conns_per_ip == 0 ? "" : num(x.server.max_conns_per_ip);
-        });
-}
-
-// --jwt-key, --jwt-audience and --allowed-origins into o.server.
-core::Status resolve_access(const Pending& p, HeraldOptions& o) {
-    net::ServerOptions& s = o.server;
-    o.jwt_key = p.jwt_key;
-    o.jwt_audience = p.jwt_audience;
-    o.allowed_origins = p.allowed_origins;
-    if (s.idle_timeout <= s.ping_interval) {
-        return core::Error{std::string("--idle-timeout must be longer than --ping-interval") +
-                           kSeeHelp};
-    }
-    if (!p.jwt_audience.empty() && p.jwt_key.empty()) {
-        return core::Error{std::string("--jwt-audience needs --jwt-key") + kSeeHelp};
-    }
-    if (!p.jwt_key.empty()) {
-        auto verifier = net::ConnectTokenVerifier::load(p.jwt_key, p.jwt_audience);
-        if (!verifier) return core::Error{verifier.error()};
-        s.jwt = std::make_shared<const net::ConnectTokenVerifier>(std::move(*verifier));
-    }
-    if (!p.allowed_origins.empty()) {
-        auto origins = net::OriginAllowList::parse(p.allowed_origins);
-        if (!origins) return core::Error{origins.error()};
-        s.allowed_origins = std::move(*origins);
-    }
-    return {};
-}
-
 void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
     channel::HubOptions& hub = o.hub_options;
     flags.section("Cluster (docs/CLUSTER.md)");
@@ -387,6 +151,10 @@ void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
               duration_flag(hub.peer_timeout));
     key(k, "cluster", "peer-timeout", "peer-timeout", ConfigType::kDuration, Reload::kRestart,
         [](const HeraldOptions& x) { return dur(x.hub_options.peer_timeout); });
+}
+
+void add_admin_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
+    channel::HubOptions& hub = o.hub_options;
     flags.add("admin-listen", "HOST:PORT",
               "serve the admin/API listener here (runs a hub): POST /publish,\n"
               "GET /stats, /metrics, /healthz, /readyz (docs/OPERATIONS.md)",
@@ -422,27 +190,10 @@ void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
               "answer GET /stats on the WebSocket port (default: on when --listen\n"
               "is a loopback address, off otherwise; the admin listener serves it)",
               text_flag(p.stats_on_ws_port));
-    key(k, "listen", "stats-on-ws-port", "stats-on-ws-port", ConfigType::kString,
-        Reload::kRestart,
-        [](const HeraldOptions& x) -> std::string { return x.server.stats_on_ws_port ? "on" : "off"; });
-}
-
-void add_tls_flags(Flags& flags, HeraldOptions& o, Keys& k) {
-    net::TlsFiles& tls = o.server.tls;
-    flags.section("TLS (docs/OPERATIONS.md; SIGHUP reloads the files)");
-    flags.add("tls-cert", "FILE",
-              "PEM certificate (then its chain): the listener speaks wss://;\n"
-              "needs --tls-key",
-              text_flag(tls.cert));
-    key(k, "tls", "cert", "tls-cert", ConfigType::kString, Reload::kRestart,
-        [](const HeraldOptions& x) { return x.server.tls.cert; });
-    flags.add("tls-key", "FILE", "PEM private key of --tls-cert", text_flag(tls.key));
-    key(k, "tls", "key", "tls-key", ConfigType::kString, Reload::kRestart,
-        [](const HeraldOptions& x) { return x.server.tls.key; });
-    flags.add("tls-ca", "FILE", "PEM CA bundle: require client certificates it signed",
-              text_flag(tls.ca));
-    key(k, "tls", "ca", "tls-ca", ConfigType::kString, Reload::kRestart,
-        [](const HeraldOptions& x) { return x.server.tls.ca; });
+    key(k, "listen", "stats-on-ws-port", "stats-on-ws-port", ConfigType::kString, Reload::kRestart,
+        [](const HeraldOptions& x) -> std::string {
+            return x.server.stats_on_ws_port ? "on" : "off";
+        });
 }
 
 void add_uring_and_other_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
@@ -488,6 +239,7 @@ Flags make_flags(HeraldOptions& o, Pending& p, Keys& k) {
     add_limit_flags(flags, o, p, k);
     add_access_flags(flags, o, p, k);
     add_cluster_flags(flags, o, p, k);
+    add_admin_flags(flags, o, p, k);
     add_tls_flags(flags, o, k);
     add_uring_and_other_flags(flags, o, p, k);
     return flags;

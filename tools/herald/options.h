@@ -27,9 +27,9 @@ struct HeraldOptions {
     core::Nanos restart_backoff_max = 5 * core::kSecond;  // longest wait before a restart
     bool help = false;                                    // --help
     bool version = false;                                 // --version
-    std::string jwt_key;          // --jwt-key FILE ("": no token needed)
-    std::string jwt_audience;     // --jwt-audience
-    std::string allowed_origins;  // --allowed-origins, as given ("": any)
+    std::string jwt_key;                                  // --jwt-key FILE ("": no token needed)
+    std::string jwt_audience;                             // --jwt-audience
+    std::string allowed_origins;                          // --allowed-origins, as given ("": any)
     std::string config_path;                              // --config FILE ("": none)
     bool print_config = false;                            // --print-config
     net::LogLevel log_level = net::LogLevel::kInfo;       // --log-level
