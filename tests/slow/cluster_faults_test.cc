@@ -157,6 +157,10 @@ struct Stream {
                     closed = f->close_code();
                     return;
                 }
+                if (f->opcode == net::Opcode::kPing) {  // herald's heartbeat (--ping-interval)
+                    member->send_frame(net::Opcode::kPong, f->payload);
+                    continue;
+                }
                 if (f->payload == "end") return;
                 const long n = std::stol(f->payload);
                 ++received;
