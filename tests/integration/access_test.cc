@@ -18,67 +18,13 @@
 #include <thread>
 
 #include "tests/support/herald_process.h"
+#include "tests/support/jwt_test_keys.h"
 #include "tests/support/ws_client.h"
 
 namespace herald::test {
 namespace {
 
-constexpr std::string_view kSecret = "an HS256 secret of at least 32 bytes!";
-
-class KeyDir {
-  public:
-    KeyDir() {
-        char tmpl[] = "/tmp/herald-access-XXXXXX";
-        dir_ = ::mkdtemp(tmpl);
-    }
-    ~KeyDir() { std::filesystem::remove_all(dir_); }
-    std::string write(const char* name, std::string_view text) const {
-        const std::string p = dir_ + "/" + name;
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-
-  private:
-    std::string dir_;
-};
-
-struct KeyPair {
-    std::string private_pem, public_pem;
-};
-
-// RSA 2048 or EC P-256, as PEM texts.
-KeyPair make_key_pair(bool rsa) {
-    EVP_PKEY* key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
-    KeyPair out;
-    for (int pub = 0; pub < 2; ++pub) {
-        BIO* bio = BIO_new(BIO_s_mem());
-        if (pub != 0) {
-            PEM_write_bio_PUBKEY(bio, key);
-        } else {
-            PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-        }
-        char* data = nullptr;
-        const long n = BIO_get_mem_data(bio, &data);
-        (pub != 0 ? out.public_pem : out.private_pem).assign(data, static_cast<std::size_t>(n));
-        BIO_free(bio);
-    }
-    EVP_PKEY_free(key);
-    return out;
-}
-
-// `claims_json` signed with `alg` and `key` (libjwt).
-std::string sign(jwt_alg_t alg, std::string_view key, const std::string& claims_json) {
-    jwt_t* jwt = nullptr;
-    jwt_new(&jwt);
-    EXPECT_EQ(jwt_add_grants_json(jwt, claims_json.c_str()), 0) << claims_json;
-    jwt_set_alg(jwt, alg, reinterpret_cast<const unsigned char*>(key.data()),
-                static_cast<int>(key.size()));
-    char* text = jwt_encode_str(jwt);
-    std::string out = text != nullptr ? text : "";
-    std::free(text);
-    jwt_free(jwt);
-    return out;
-}
+constexpr std::string_view kSecret = test::kJwtSecret;
 
 // Claims with exp `seconds` from now, and `extra` fields (",\"groups\":[...]").
 std::string claims(std::int64_t seconds, const std::string& extra = {}) {

@@ -13,66 +13,17 @@
 #include <random>
 #include <string>
 
+#include "tests/support/jwt_test_keys.h"
+
 namespace herald::net {
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
-constexpr std::string_view kSecret = "an HS256 secret of at least 32 bytes!";
-
-class KeyDir {
-  public:
-    KeyDir() {
-        char tmpl[] = "/tmp/herald-jwt-XXXXXX";
-        dir_ = ::mkdtemp(tmpl);
-    }
-    ~KeyDir() { std::filesystem::remove_all(dir_); }
-    std::string write(const char* name, std::string_view text) const {
-        const std::string p = dir_ + "/" + name;
-        std::ofstream(p, std::ios::binary) << text;
-        return p;
-    }
-
-  private:
-    std::string dir_;
-};
-
-// A private/public PEM pair: RSA 2048 or EC P-256.
-struct KeyPair {
-    std::string private_pem, public_pem;
-};
-
-KeyPair make_key_pair(bool rsa) {
-    EVP_PKEY* key = rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
-    KeyPair out;
-    for (int pub = 0; pub < 2; ++pub) {
-        BIO* bio = BIO_new(BIO_s_mem());
-        if (pub != 0) {
-            PEM_write_bio_PUBKEY(bio, key);
-        } else {
-            PEM_write_bio_PrivateKey(bio, key, nullptr, nullptr, 0, nullptr, nullptr);
-        }
-        char* data = nullptr;
-        const long n = BIO_get_mem_data(bio, &data);
-        (pub != 0 ? out.public_pem : out.private_pem).assign(data, static_cast<std::size_t>(n));
-        BIO_free(bio);
-    }
-    EVP_PKEY_free(key);
-    return out;
-}
-
-// A token with `claims_json` signed by libjwt with `alg` and `key`.
-std::string sign(jwt_alg_t alg, std::string_view key, const std::string& claims_json) {
-    jwt_t* jwt = nullptr;
-    jwt_new(&jwt);
-    EXPECT_EQ(jwt_add_grants_json(jwt, claims_json.c_str()), 0) << claims_json;
-    jwt_set_alg(jwt, alg, reinterpret_cast<const unsigned char*>(key.data()),
-                static_cast<int>(key.size()));
-    char* text = jwt_encode_str(jwt);
-    std::string out = text != nullptr ? text : "";
-    std::free(text);
-    jwt_free(jwt);
-    return out;
-}
+constexpr std::string_view kSecret = test::kJwtSecret;
+using test::KeyDir;
+using test::KeyPair;
+using test::make_key_pair;
+using test::sign;
 
 std::string exp_in(std::int64_t seconds) {
     return R"({"exp":)" + std::to_string(kNow + seconds) + "}";
