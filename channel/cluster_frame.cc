@@ -47,6 +47,8 @@ bool well_formed(FrameType type, std::span<const std::uint8_t> body) noexcept {
             return body.size() == kPingBody;
         case FrameType::kAck:
             return body.size() == kAckBody;
+        case FrameType::kAuth:
+            return body.size() == kAuthBody;
         case FrameType::kLost:
             return body.size() >= kLostFixed &&
                    get<std::uint16_t>(body.data() + kLostGroupLenOffset) ==
@@ -58,13 +60,19 @@ bool well_formed(FrameType type, std::span<const std::uint8_t> body) noexcept {
 }  // namespace
 
 void append_hello(std::string& out, std::uint32_t node, std::string_view cluster,
-                  std::uint16_t flags, std::uint64_t incarnation) {
+                  std::uint16_t flags, std::uint64_t incarnation, const HelloNonce& nonce) {
     put_header(out, FrameType::kHello, kHelloFixed + cluster.size(), flags);
     put<std::uint32_t>(out, node);
     put<std::uint16_t>(out, kClusterProtocolVersion);
     put<std::uint16_t>(out, static_cast<std::uint16_t>(cluster.size()));
     put<std::uint64_t>(out, incarnation);
+    out.append(reinterpret_cast<const char*>(nonce.data()), nonce.size());
     out.append(cluster);
+}
+
+void append_auth(std::string& out, const AuthMac& mac) {
+    put_header(out, FrameType::kAuth, kAuthBody);
+    out.append(reinterpret_cast<const char*>(mac.data()), mac.size());
 }
 
 void append_ack(std::string& out, std::uint64_t seq) {
@@ -146,7 +154,7 @@ FrameCut FrameWalker::next() noexcept {
         return cut;
     }
     if (type < static_cast<std::uint8_t>(FrameType::kHello) ||
-        type > static_cast<std::uint8_t>(FrameType::kLost)) {
+        type > static_cast<std::uint8_t>(FrameType::kAuth)) {
         cut.status = FrameStatus::kBadType;
         return cut;
     }
@@ -170,11 +178,19 @@ FrameCut FrameWalker::next() noexcept {
 
 HelloBody read_hello(const Frame& frame) noexcept {
     const std::uint8_t* p = frame.body.data();
-    return HelloBody{get<std::uint32_t>(p + kHelloNodeOffset),
-                     get<std::uint16_t>(p + kHelloProtocolOffset),
-                     std::string_view(reinterpret_cast<const char*>(p + kHelloFixed),
-                                      frame.body.size() - kHelloFixed),
-                     frame.flags, get<std::uint64_t>(p + kHelloIncarnationOffset)};
+    HelloBody h{get<std::uint32_t>(p + kHelloNodeOffset),
+                get<std::uint16_t>(p + kHelloProtocolOffset),
+                std::string_view(reinterpret_cast<const char*>(p + kHelloFixed),
+                                 frame.body.size() - kHelloFixed),
+                frame.flags, get<std::uint64_t>(p + kHelloIncarnationOffset)};
+    std::memcpy(h.nonce.data(), p + kHelloNonceOffset, kHelloNonceSize);
+    return h;
+}
+
+AuthMac read_auth(const Frame& frame) noexcept {
+    AuthMac mac;
+    std::memcpy(mac.data(), frame.body.data() + kAuthMacOffset, kAuthMacSize);
+    return mac;
 }
 
 std::string_view read_group(const Frame& frame) noexcept {

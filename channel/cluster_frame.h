@@ -2,6 +2,7 @@
 // every byte from a peer as hostile.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -21,10 +22,15 @@ namespace herald::channel {
 //
 // `length` counts body bytes only. Bodies by type:
 //
-//  HELLO        0          4          6           8                  16
-//               +----------+----------+-----------+------------------+--------------+
-//               | node u32 | proto u16| name_len  | incarnation u64  | cluster name |
-//               +----------+----------+-----------+------------------+--------------+
+//  HELLO        0          4          6           8                  16            48
+//               +----------+----------+-----------+------------------+-------------+--------------+
+//               | node u32 | proto u16| name_len  | incarnation u64  | nonce (32)  | cluster name |
+//               +----------+----------+-----------+------------------+-------------+--------------+
+//               (nonce: 32 random bytes, new on every HELLO; channel/peer_auth.h)
+//  AUTH         0                                  32
+//               +----------------------------------+
+//               | HMAC-SHA256 (32 bytes)           |   proves the cluster secret: the MAC over
+//               +----------------------------------+   both HELLOs (channel/peer_auth.h)
 //  SUBSCRIBE,   0          2
 //  UNSUBSCRIBE  +----------+------------------+
 //               | glen u16 | group id         |
@@ -58,10 +64,12 @@ enum class FrameType : std::uint8_t {
     kPong = 6,
     kAck = 7,
     kLost = 8,
+    kAuth = 9,
 };
 
-// 2: ACK and LOST, HELLO carries the sender's incarnation.
-constexpr std::uint8_t kClusterProtocolVersion = 2;
+// 2: ACK and LOST, HELLO carries the sender's incarnation. 3: HELLO carries a nonce and is
+// answered by AUTH (a challenge-response over both HELLOs) before any other frame.
+constexpr std::uint8_t kClusterProtocolVersion = 3;
 constexpr std::size_t kMaxClusterName = 255;
 
 // Offsets in the frame header, and in each body (from the body's first byte), as drawn above.
@@ -79,11 +87,19 @@ constexpr std::size_t kHelloNodeOffset = 0;         // u32
 constexpr std::size_t kHelloProtocolOffset = 4;     // u16
 constexpr std::size_t kHelloNameLenOffset = 6;      // u16: bytes of the cluster name that follows
 constexpr std::size_t kHelloIncarnationOffset = 8;  // u64: differs on every start of the hub
-constexpr std::size_t kHelloFixed = 16;
+constexpr std::size_t kHelloNonceOffset = 16;       // 32 random bytes
+constexpr std::size_t kHelloNonceSize = 32;
+constexpr std::size_t kHelloFixed = 48;
 static_assert(kHelloNodeOffset + sizeof(std::uint32_t) == kHelloProtocolOffset);
 static_assert(kHelloProtocolOffset + sizeof(std::uint16_t) == kHelloNameLenOffset);
 static_assert(kHelloNameLenOffset + sizeof(std::uint16_t) == kHelloIncarnationOffset);
-static_assert(kHelloIncarnationOffset + sizeof(std::uint64_t) == kHelloFixed);
+static_assert(kHelloIncarnationOffset + sizeof(std::uint64_t) == kHelloNonceOffset);
+static_assert(kHelloNonceOffset + kHelloNonceSize == kHelloFixed);
+
+constexpr std::size_t kAuthMacOffset = 0;  // HMAC-SHA256 output
+constexpr std::size_t kAuthMacSize = 32;
+constexpr std::size_t kAuthBody = 32;
+static_assert(kAuthMacOffset + kAuthMacSize == kAuthBody);
 
 constexpr std::size_t kGroupLenOffset = 0;  // u16: bytes of the group id that follows
 constexpr std::size_t kGroupFixed = 2;
@@ -122,12 +138,16 @@ static_assert(kLostReservedOffset + sizeof(std::uint16_t) == kLostFixed);
 // LOST flags: kLostAll says "frames of every group were dropped" (the group is empty).
 constexpr std::uint16_t kLostAll = 1;
 
+using HelloNonce = std::array<std::uint8_t, kHelloNonceSize>;
+using AuthMac = std::array<std::uint8_t, kAuthMacSize>;
+
 struct HelloBody {
     std::uint32_t node = 0;
     std::uint16_t protocol = 0;
     std::string_view cluster;
     std::uint16_t flags = 0;  // the frame's flags (kHelloFresh)
     std::uint64_t incarnation = 0;
+    HelloNonce nonce{};
 };
 
 struct LostBody {
@@ -150,7 +170,9 @@ constexpr std::uint16_t kHelloFresh = 1;
 
 // Appends one frame to `out`.
 void append_hello(std::string& out, std::uint32_t node, std::string_view cluster,
-                  std::uint16_t flags = 0, std::uint64_t incarnation = 0);
+                  std::uint16_t flags = 0, std::uint64_t incarnation = 0,
+                  const HelloNonce& nonce = {});
+void append_auth(std::string& out, const AuthMac& mac);
 void append_ack(std::string& out, std::uint64_t seq);
 // `group` empty and `all`: every group lost frames.
 void append_lost(std::string& out, std::uint64_t seq, std::uint64_t count, std::string_view group,
@@ -222,6 +244,7 @@ class FrameWalker {
 
 // Bodies of frames a FrameWalker accepted (their sizes are already checked).
 HelloBody read_hello(const Frame& frame) noexcept;
+AuthMac read_auth(const Frame& frame) noexcept;
 std::string_view read_group(const Frame& frame) noexcept;
 PublishBody read_publish(const Frame& frame) noexcept;
 std::uint64_t read_ping(const Frame& frame) noexcept;

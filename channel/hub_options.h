@@ -13,11 +13,14 @@
 namespace herald::channel {
 
 struct HubOptions {
-    std::uint32_t node_id = 1;             // --node-id: unique in the cluster; the lower id dials
+    std::uint32_t node_id = 1;             // --node-id: unique in the cluster
     std::string cluster = "herald";        // --cluster-name: both ends of a link must agree
     bool cluster_enabled = false;          // --cluster-listen given
     net::Endpoint cluster_listen;          // where peer hubs connect
     std::vector<net::Endpoint> peers;      // --peers (this hub's own address is skipped)
+    std::string cluster_secret_file;       // --cluster-secret FILE (as given)
+    std::string cluster_secret;            // its bytes, read once at start ("" without it)
+    bool cluster_insecure = false;         // --cluster-insecure: no secret on a public address
     bool api_enabled = false;              // --admin-listen (alias --api-listen) given
     net::Endpoint api_listen;              // the admin listener (channel/admin_server.h)
     std::string api_token;                 // --api-token: required as a bearer token when set
@@ -30,6 +33,7 @@ struct HubOptions {
     core::Nanos redial_max = 5 * core::kSecond;              // longest redial delay
     std::size_t max_message = 1u << 20;                      // as the workers' --max-message
     std::size_t max_group_id = 128;                          // as the workers' --max-group-id
+    std::size_t max_peer_groups = 1u << 20;  // SUBSCRIBEs one peer may hold; beyond: wants all
 };
 
 }  // namespace herald::channel

@@ -78,7 +78,52 @@ std::string render_region_metrics(const ShmRegion& region, std::uint32_t hub) {
     return out + m.take();
 }
 
+namespace {
+
+// The mesh's own counters (hub::MeshCounters), one metric each.
+void append_mesh_counters(net::MetricsText& m, const hub::Mesh& mesh) {
+    using T = net::MetricType;
+    const hub::MeshCounters& c = mesh.counters();
+    struct One {
+        const char* name;
+        const char* help;
+        T type;
+        std::uint64_t value;
+    };
+    const One all[] = {
+        {"herald_hub_hello_auth_failed_total", "peer AUTH frames that did not prove the secret",
+         T::kCounter, c.auth_failed},
+        {"herald_hub_hello_refused_duplicate_total",
+         "authenticated HELLOs refused: the node id is linked and healthy", T::kCounter,
+         c.refused_duplicate},
+        {"herald_hub_hello_refused_own_id_total", "authenticated HELLOs of a hub with our node id",
+         T::kCounter, c.refused_own_id},
+        {"herald_hub_hello_timeouts_total",
+         "links closed without an authenticated HELLO within --peer-timeout", T::kCounter,
+         c.hello_timeouts},
+        {"herald_hub_slow_consumer_closes_total", "peer links closed over the unsent-bytes bound",
+         T::kCounter, c.slow_closes},
+        {"herald_hub_subscribe_refused_total", "SUBSCRIBE frames with a group id over the limit",
+         T::kCounter, c.subscribe_refused},
+        {"herald_hub_interest_overflows_total", "peers served every group (over the cap)",
+         T::kCounter, c.interest_overflows},
+        {"herald_hub_forgotten_peers_total", "unlisted peers forgotten after being down",
+         T::kCounter, c.forgotten_peers},
+        {"herald_hub_accept_pauses_total", "peer accepts paused at the descriptor limit",
+         T::kCounter, c.accept_pauses},
+        {"herald_hub_peer_interest_entries", "group entries held for the peers' subscriptions",
+         T::kGauge, mesh.interest().peer_entries()},
+    };
+    for (const One& o : all) {
+        m.begin(o.name, o.help, o.type);
+        m.sample(o.name, {}, o.value);
+    }
+}
+
+}  // namespace
+
 void append_peer_metrics(net::MetricsText& m, const hub::Mesh& mesh) {
+    append_mesh_counters(m, mesh);
     struct Field {
         const char* name;
         const char* help;

@@ -38,35 +38,61 @@ std::vector<std::string> InterestTable::reset(std::uint32_t from) {
 }
 
 bool InterestTable::peer_subscribe(std::uint32_t node, std::string_view group, std::size_t limit) {
-    core::StringSet& set = peers_[node];
-    if (set.size() >= limit) return false;
-    set.emplace(group);
+    PeerInterest& p = peers_[node];
+    if (p.all) return true;
+    if (p.groups.size() >= limit) {
+        peer_entries_ -= p.groups.size();
+        core::StringSet().swap(p.groups);  // the memory goes back, not just the entries
+        p.all = true;
+        return false;
+    }
+    if (p.groups.emplace(group).second) ++peer_entries_;
     return true;
 }
 
 void InterestTable::peer_unsubscribe(std::uint32_t node, std::string_view group) {
     auto p = peers_.find(node);
     if (p == peers_.end()) return;
-    if (auto it = p->second.find(group); it != p->second.end()) p->second.erase(it);
+    if (auto it = p->second.groups.find(group); it != p->second.groups.end()) {
+        p->second.groups.erase(it);
+        --peer_entries_;
+    }
 }
 
-void InterestTable::peer_clear(std::uint32_t node) { peers_[node].clear(); }
+void InterestTable::peer_clear(std::uint32_t node) {
+    PeerInterest& p = peers_[node];
+    peer_entries_ -= p.groups.size();
+    core::StringSet().swap(p.groups);
+    p.all = false;
+}
+
+void InterestTable::peer_forget(std::uint32_t node) {
+    auto p = peers_.find(node);
+    if (p == peers_.end()) return;
+    peer_entries_ -= p->second.groups.size();
+    peers_.erase(p);
+}
 
 bool InterestTable::peer_wants(std::uint32_t node, std::string_view group) const {
     auto p = peers_.find(node);
-    return p != peers_.end() && p->second.contains(group);
+    return p != peers_.end() && (p->second.all || p->second.groups.contains(group));
 }
 
 bool InterestTable::any_peer_wants(std::string_view group) const {
-    for (const auto& [node, set] : peers_) {
-        if (set.contains(group)) return true;
+    for (const auto& [node, p] : peers_) {
+        if (p.all || p.groups.contains(group)) return true;
     }
     return false;
 }
 
 std::size_t InterestTable::peer_groups(std::uint32_t node) const {
     auto p = peers_.find(node);
-    return p == peers_.end() ? 0 : p->second.size();
+    return p == peers_.end() ? 0 : p->second.groups.size();
+}
+
+bool InterestTable::peer_wants_all(std::uint32_t node) const {
+    auto p = peers_.find(node);
+    return p != peers_.end() && p->second.all;
 }
 
 }  // namespace herald::channel::hub

@@ -33,20 +33,32 @@ class InterestTable {
     const core::StringMap<std::uint32_t>& local() const noexcept { return local_; }
 
     // ---- the peers, by node id ----
-    // Peer `node` subscribed to `group`; false (and nothing recorded) when it already holds
-    // `limit` groups.
+    // Peer `node` subscribed to `group`. At `limit` groups it is served as wanting every group
+    // from then on (its entries freed): returns false for that subscription only (the caller
+    // logs and counts it), true otherwise.
     bool peer_subscribe(std::uint32_t node, std::string_view group, std::size_t limit);
     void peer_unsubscribe(std::uint32_t node, std::string_view group);
     // Forgets what `node` subscribed to (a new link: it sends its whole set again).
     void peer_clear(std::uint32_t node);
+    // Forgets `node` altogether (a peer the mesh no longer remembers).
+    void peer_forget(std::uint32_t node);
     bool peer_wants(std::uint32_t node, std::string_view group) const;
     bool any_peer_wants(std::string_view group) const;
     std::size_t peer_groups(std::uint32_t node) const;
+    // Whether `node` went over the limit and is served every group.
+    bool peer_wants_all(std::uint32_t node) const;
+    // Group entries held for all peers together (what their subscriptions cost in memory).
+    std::size_t peer_entries() const noexcept { return peer_entries_; }
 
   private:
-    std::vector<core::StringSet> workers_;            // groups each worker has members in
-    core::StringMap<std::uint32_t> local_;            // group -> workers with members
-    std::map<std::uint32_t, core::StringSet> peers_;  // node -> groups it subscribed to
+    struct PeerInterest {
+        core::StringSet groups;  // groups it subscribed to
+        bool all = false;        // over the limit: every group
+    };
+    std::vector<core::StringSet> workers_;         // groups each worker has members in
+    core::StringMap<std::uint32_t> local_;         // group -> workers with members
+    std::map<std::uint32_t, PeerInterest> peers_;  // by node id
+    std::size_t peer_entries_ = 0;                 // sum of peers_[*].groups.size()
 };
 
 }  // namespace herald::channel::hub

@@ -23,7 +23,8 @@ void set_nodelay(int fd) {
 }
 
 std::string peer_name(const PeerLink& link) {
-    return link.hello ? "node " + std::to_string(link.node) : std::string("a peer");
+    if (link.hello) return "node " + std::to_string(link.node);
+    return link.remote.empty() ? std::string("a peer") : link.remote;
 }
 
 }  // namespace
@@ -95,12 +96,10 @@ void Mesh::accept_links() {
         socklen_t len = sizeof addr;
         const int fd = accept4(listener_.fd, reinterpret_cast<sockaddr*>(&addr), &len,
                                SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
-        if (unnamed_links() >= kMaxUnnamedLinks) {
-            close(fd);  // a flood of connections that never say HELLO
-            ++rejected_links_;
-            continue;
-        }
+        if (fd < 0) return pause_accepts(errno);
+        // A flood of connections that never finish their HELLO: the oldest waiting one goes
+        // (each waits at most --peer-timeout anyway), so a real peer still gets in.
+        if (unnamed_links() >= kMaxUnnamedLinks) evict_oldest_unnamed();
         set_nodelay(fd);
         auto link = std::make_unique<PeerLink>(this);
         link->fd = fd;
@@ -166,8 +165,10 @@ void Mesh::connected(PeerLink& link) {
     poller_.modify(link, EPOLLIN);
     link.want_write = false;
     const Dial* d = dial_of(link);
-    append_hello(link.out, options_.node_id, options_.cluster, hello_flags(d ? d->node : 0),
-                 incarnation_);
+    link.ours =
+        HelloFacts{options_.node_id, incarnation_, hello_flags(d ? d->node : 0), make_nonce()};
+    append_hello(link.out, options_.node_id, options_.cluster, link.ours.flags, incarnation_,
+                 link.ours.nonce);
     write_link(link);
 }
 
@@ -195,6 +196,7 @@ void Mesh::read_link(PeerLink& link) {
             if (!handle_frame(link, cut.frame)) return;
             link.in_off += cut.size;
         }
+        if (over_cap(link)) return;  // it sends (PING, SUBSCRIBE...) but does not read
         if (link.in_off == link.in.size()) {
             link.in.clear();
             link.in_off = 0;
@@ -214,31 +216,22 @@ void Mesh::read_link(PeerLink& link) {
 }
 
 void Mesh::bad_frame(PeerLink& link, const std::string& why) {
-    ++bad_frames_;
+    ++counters_.bad_frames;
     close_link(link, why);
 }
 
 // Acts on one frame; false when it closed the link.
 bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
-    if (!link.hello) {
-        if (frame.type != FrameType::kHello) {
-            bad_frame(link, "a frame before HELLO");
-            return false;
-        }
-        on_hello(link, read_hello(frame));
-        return !link.dead;
-    }
+    if (!link.hello) return handshake_frame(link, frame);
     Peer& peer = peers_[link.node];
     ++peer.frames_in;
     switch (frame.type) {
         case FrameType::kHello:
-            bad_frame(link, "a second HELLO");
+        case FrameType::kAuth:
+            bad_frame(link, "a second HELLO or AUTH");
             return false;
         case FrameType::kSubscribe:
-            if (!interest_.peer_subscribe(link.node, read_group(frame), kMaxPeerGroups)) {
-                bad_frame(link, "over " + std::to_string(kMaxPeerGroups) + " subscriptions");
-                return false;
-            }
+            on_subscribe(link, read_group(frame));
             return true;
         case FrameType::kUnsubscribe:
             interest_.peer_unsubscribe(link.node, read_group(frame));
@@ -313,96 +306,6 @@ void Mesh::on_lost(Peer& peer, const Frame& frame) {
     peer.received->last_seq.store(lost.seq, std::memory_order_release);
 }
 
-// The receive state of `node` in the origin table: kept when it is the same incarnation, reset
-// for a new one (it numbers from 1 again). Table full: a fresh entry of the mesh's own.
-OriginSeq* Mesh::origin_entry(std::uint32_t node, std::uint64_t incarnation) {
-    OriginSeq* free_entry = nullptr;
-    OriginSeq* e = nullptr;
-    for (std::uint32_t i = 0; i < kMaxOrigins && e == nullptr; ++i) {
-        const std::uint32_t n = origins_[i].node.load(std::memory_order_acquire);
-        if (n == node) e = &origins_[i];
-        if (n == 0 && free_entry == nullptr) free_entry = &origins_[i];
-    }
-    if (e == nullptr) {
-        if (free_entry == nullptr) free_entry = &own_origins_[0];
-        e = free_entry;
-        e->incarnation.store(incarnation, std::memory_order_relaxed);
-        e->last_seq.store(0, std::memory_order_relaxed);
-        e->node.store(node, std::memory_order_release);
-    }
-    if (e->incarnation.load(std::memory_order_relaxed) != incarnation) {
-        e->last_seq.store(0, std::memory_order_relaxed);
-        e->incarnation.store(incarnation, std::memory_order_relaxed);
-    }
-    return e;
-}
-
-void Mesh::on_hello(PeerLink& link, const HelloBody& hello) {
-    Dial* d = dial_of(link);
-    if (hello.protocol != kClusterProtocolVersion || hello.cluster != options_.cluster ||
-        hello.node == 0) {
-        ++rejected_links_;
-        return close_link(link, "HELLO from node " + std::to_string(hello.node) + " of cluster '" +
-                                    std::string(hello.cluster) + "' protocol " +
-                                    std::to_string(hello.protocol) + ": not ours");
-    }
-    if (hello.node == options_.node_id) {
-        if (d != nullptr) d->passive = "this hub";
-        return close_link(link, "this is our own address");
-    }
-    if (d != nullptr) d->node = hello.node;
-    if (link.dialer && hello.node < options_.node_id) {
-        d->passive = "the lower node id dials";
-        return close_link(link,
-                          "node " + std::to_string(hello.node) + " has the lower id: it dials");
-    }
-    if (!link.dialer) {
-        append_hello(link.out, options_.node_id, options_.cluster, hello_flags(hello.node),
-                     incarnation_);
-    }
-    if (!link.dialer && hello.node > options_.node_id) {
-        // Tell it who we are, then close: we dial it.
-        link.closing = true;
-        poller_.mark_dirty(link);
-        return;
-    }
-    Peer& peer = peers_[hello.node];
-    if (peer.link != nullptr && peer.link != &link) {
-        // What the old link still holds comes first (it carries the lower seqs).
-        PeerLink& old = *peer.link;
-        read_link(old);
-        if (!old.dead) close_link(old, "replaced by a new link");
-    }
-    // Its seqs continue while it is the same incarnation (ours continue in the window).
-    peer.received = origin_entry(hello.node, hello.incarnation);
-    peer.window.set_limit(options_.peer_buffer);
-    peer.node = hello.node;
-    link.node = hello.node;
-    link_up(link, peer, d);
-}
-
-// Both HELLOs crossed: the link carries `peer` from now on.
-void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
-    peer.met = true;
-    peer.link = &link;
-    interest_.peer_clear(peer.node);  // it sends its whole set now
-    ++peer.connects;
-    if (d != nullptr) d->backoff = options_.redial_min;
-    peer.address = d != nullptr ? d->text : "from " + link.remote;
-    link.hello = true;
-    for (const auto& [group, count] : interest_.local()) {
-        append_group_frame(link.out, FrameType::kSubscribe, group);
-    }
-    // Replay: every frame it has not acknowledged (it drops those it already has), then what
-    // it must hear was dropped meanwhile.
-    link.out.append(peer.window.frames());
-    peer.replayed += peer.window.held();
-    peer.lost_sent += peer.window.push_lost(&link.out);
-    net::log_event(net::LogLevel::kInfo, "peer_link_up", "node=%u how=%s", peer.node,
-                   link.dialer ? "dialled" : "accepted");
-    poller_.mark_dirty(link);
-}
-
 bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message) {
     bool any = false;
     for (auto& [node, peer] : peers_) {
@@ -454,10 +357,8 @@ void Mesh::write_link(PeerLink& link) {
     }
     if (r.status == WriteStatus::kDone) {
         link.out_frame = 0;
-        if (link.closing) {
-            poller_.settle(link);
-            return close_link(link, "rejected (the lower node id dials)");
-        }
+    } else if (over_cap(link)) {
+        return;
     } else if (link.out_off > (1u << 20) && link.out_off * 2 > link.out.size()) {
         // Keep `out` from growing: drop what was written (up to a frame boundary).
         link.out.erase(0, link.out_frame);
@@ -473,7 +374,10 @@ void Mesh::close_link(PeerLink& link, const std::string& why) {
     if (link.dead) return;
     if (link.hello) {
         Peer& peer = peers_[link.node];
-        if (peer.link == &link) peer.link = nullptr;  // its window is replayed on the next link
+        if (peer.link == &link) {
+            peer.link = nullptr;  // its window is replayed on the next link
+            peer.down_since = core::now_ns();
+        }
         net::log_event(net::LogLevel::kWarn, "peer_link_down", "node=%u reason=\"%s\"", link.node,
                        why.c_str());
     } else if (const Dial* d = dial_of(link)) {
@@ -481,7 +385,7 @@ void Mesh::close_link(PeerLink& link, const std::string& why) {
             net::log_event(net::LogLevel::kWarn, "peer_dial_failed", "peer=\"%s\" reason=\"%s\"",
                            d->text.c_str(), why.c_str());
         }
-    } else if (!link.closing) {
+    } else {
         if (refused_log_.allow(core::now_ns())) {
             net::log_event(net::LogLevel::kWarn, "peer_refused",
                            "peer=\"%s\" reason=\"%s\" suppressed=%llu", peer_name(link).c_str(),
@@ -503,11 +407,6 @@ void Mesh::redial_later(PeerLink& link) {
     d->backoff = std::min(d->backoff * 2, options_.redial_max);
 }
 
-std::uint16_t Mesh::hello_flags(std::uint32_t node) const {
-    auto it = node == 0 ? peers_.end() : peers_.find(node);
-    return it != peers_.end() && it->second.met ? 0 : kHelloFresh;
-}
-
 void Mesh::tick(core::Nanos now) {
     // After a long pause of this process (SIGSTOP, a stalled host), read what the peers sent
     // meanwhile before judging them silent.
@@ -515,17 +414,29 @@ void Mesh::tick(core::Nanos now) {
         for (auto& l : links_) l->last_rx = std::max(l->last_rx, now - options_.peer_timeout / 2);
     }
     last_tick_ = now;
+    if (accept_paused_until_ != 0 && now >= accept_paused_until_) {
+        accept_paused_until_ = 0;
+        poller_.modify(listener_, EPOLLIN);  // a descriptor may be free again
+    }
     for (Dial& d : dials_) {
-        if (d.passive == nullptr && d.link == nullptr && now >= d.next_at) dial(d, now);
+        if (d.passive != nullptr || d.link != nullptr || now < d.next_at) continue;
+        auto linked = d.node == 0 ? peers_.end() : peers_.find(d.node);
+        if (linked != peers_.end() && linked->second.link != nullptr) continue;  // up already
+        dial(d, now);
     }
     for (std::size_t i = 0; i < links_.size(); ++i) {
         PeerLink& link = *links_[i];
         if (link.dead) continue;
-        if (now - link.last_rx > options_.peer_timeout) {
+        // Before it is up, the deadline counts from its accept (or dial): trickled bytes do
+        // not extend it.
+        const bool late = link.hello ? now - link.last_rx > options_.peer_timeout
+                                     : now - link.opened > options_.peer_timeout;
+        if (late) {
+            if (!link.hello) ++counters_.hello_timeouts;
             close_link(link, link.hello
                                  ? "silent for " + std::to_string(options_.peer_timeout / 1000000) +
                                        " ms (dead peer)"
-                                 : "no HELLO in time");
+                                 : "no authenticated HELLO within --peer-timeout");
             --i;  // close_link moved the last link here
             continue;
         }
@@ -535,6 +446,7 @@ void Mesh::tick(core::Nanos now) {
             poller_.mark_dirty(link);
         }
     }
+    forget_idle_peers(now);
 }
 
 namespace {
@@ -543,15 +455,27 @@ void field(std::string& out, const char* name, std::uint64_t v) {
     out.append(",\"").append(name).append("\":").append(std::to_string(v));
 }
 
-const char* dial_state(const Dial& d) {
+const char* dial_state(const Dial& d, const std::map<std::uint32_t, Peer>& peers) {
     if (d.passive != nullptr) return d.passive;
-    if (d.link == nullptr) return "waiting to redial";
-    return d.link->hello ? "up" : "connecting";
+    if (d.link != nullptr) return d.link->hello ? "up" : "connecting";
+    auto p = d.node == 0 ? peers.end() : peers.find(d.node);
+    return p != peers.end() && p->second.link != nullptr ? "up (its dial)" : "waiting to redial";
 }
 
 }  // namespace
 
 void Mesh::append_stats(std::string& out) const {
+    const MeshCounters& c = counters_;
+    field(out, "hello_auth_failed", c.auth_failed);
+    field(out, "hello_refused_duplicate", c.refused_duplicate);
+    field(out, "hello_refused_own_id", c.refused_own_id);
+    field(out, "hello_timeouts", c.hello_timeouts);
+    field(out, "slow_consumer_closes", c.slow_closes);
+    field(out, "subscribe_refused", c.subscribe_refused);
+    field(out, "interest_overflows", c.interest_overflows);
+    field(out, "forgotten_peers", c.forgotten_peers);
+    field(out, "accept_pauses", c.accept_pauses);
+    field(out, "peer_interest_entries", interest_.peer_entries());
     out.append(",\"peers\":[");
     bool first = true;
     for (const auto& [node, p] : peers_) {
@@ -577,6 +501,8 @@ void Mesh::append_stats(std::string& out) const {
         field(out, "lost_sent", p.lost_sent);
         field(out, "lost_received", p.lost_received);
         field(out, "connects", p.connects);
+        out.append(",\"listed\":").append(p.listed ? "true" : "false");
+        out.append(",\"wants_all\":").append(interest_.peer_wants_all(node) ? "true" : "false");
         out.append("}");
     }
     out.append("],\"dials\":[");
@@ -585,7 +511,7 @@ void Mesh::append_stats(std::string& out) const {
         out.append(first ? "{" : ",{");
         first = false;
         out.append("\"address\":\"").append(d.text).append("\"");
-        out.append(",\"state\":\"").append(dial_state(d)).append("\"");
+        out.append(",\"state\":\"").append(dial_state(d, peers_)).append("\"");
         field(out, "node", d.node);
         field(out, "attempts", d.attempts);
         out.append("}");

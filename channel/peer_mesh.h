@@ -1,11 +1,14 @@
 // The hub's side of the cluster: a full mesh of TCP links to the other hosts' hubs, carrying
 // cluster frames (channel/cluster_frame.h).
 //
-// Who dials: every hub dials the addresses in --peers (its own skipped) until the HELLOs show
-// the ids; a link survives only when the lower node id dialled it, so after simultaneous dials
-// both ends keep the same one. A hub that learns a peer has the lower id stops dialling it and
-// waits for its dial. A link is up once both HELLOs crossed; then each side sends its whole
-// interest set, and PUBLISH frames that waited meanwhile.
+// Who dials: every hub dials the addresses in --peers (its own skipped), whatever the ids, and
+// accepts any peer that proves the cluster secret, listed or not (remembered while it lives,
+// forgotten kForgetAfterTimeouts x --peer-timeout after its link went down). A link is up once
+// the HELLOs and AUTHs crossed (channel/peer_auth.h); then each side sends its whole interest
+// set, and PUBLISH frames that waited meanwhile. One link per node: a second one is refused while
+// the first is healthy (hello_refused_duplicate), except in a simultaneous-dial race, settled
+// the same way on both ends: the link the lower node id dialled is kept. An address whose node
+// is linked is not dialled.
 //
 // Delivery: PUBLISH (and LOST) frames to a peer carry seqs from 1 per sender incarnation and
 // stay in the peer's AckWindow (bounded by --peer-buffer) until it ACKs them; after a relink the
@@ -31,6 +34,7 @@
 #include "channel/cluster_frame.h"
 #include "channel/hub_options.h"
 #include "channel/interest_table.h"
+#include "channel/peer_auth.h"
 #include "channel/poller.h"
 #include "channel/shm_region.h"
 #include "core/clock.h"
@@ -38,23 +42,30 @@
 
 namespace herald::channel::hub {
 
-constexpr std::size_t kMaxUnnamedLinks = 64;      // links before HELLO at once; more are refused
-constexpr std::size_t kMaxPeerGroups = 1u << 20;  // subscriptions one peer may hold
+constexpr std::size_t kMaxUnnamedLinks = 64;     // links before AUTH at once; more evict the oldest
+constexpr std::size_t kMaxPeers = 256;           // peer nodes remembered at once (as kMaxOrigins)
+constexpr int kForgetAfterTimeouts = 10;         // an unlisted peer down this many --peer-timeouts
+                                                 // is forgotten with its backlog
+constexpr std::size_t kControlSlack = 1u << 20;  // unsent control bytes beyond the bound below
+constexpr core::Nanos kAcceptPause = 100 * core::kMillisecond;  // at the descriptor limit
 
 // One TCP connection to a peer hub.
 struct PeerLink : Handle {
     explicit PeerLink(HandleOwner* o) : Handle(o) {}
     bool dialer = false;        // we dialled it
     bool connecting = false;    // its non-blocking connect has not completed
-    bool hello = false;         // its HELLO arrived: the link is up
-    bool closing = false;       // close once `out` is written (a link the id rule rejects)
-    std::uint32_t node = 0;     // its node id, once its HELLO arrived
+    bool got_hello = false;     // its HELLO arrived (its AUTH is due)
+    bool hello = false;         // HELLOs and AUTHs crossed: the link is up
+    std::uint32_t node = 0;     // its node id, once the link is up
+    HelloFacts ours;            // what our HELLO on this link said
+    HelloFacts theirs;          // what its HELLO said
     int dial = -1;              // index in the mesh's dials when we dialled it
     std::string remote;         // the peer's address, for an accepted link
     std::string in;             // received bytes not yet parsed, from in_off
     std::size_t in_off = 0;     // bytes of `in` already parsed
     std::size_t out_frame = 0;  // start of the first frame in `out` not wholly written
-    core::Nanos opened = 0;     // when it was made
+    core::Nanos opened = 0;     // when it was made (accepted or dialled)
+    core::Nanos up_at = 0;      // when it came up
     core::Nanos last_rx = 0;    // when bytes last arrived
     core::Nanos last_ping = 0;  // when we last sent PING
 };
@@ -81,6 +92,23 @@ struct Peer {
     std::uint64_t lost_sent = 0;      // LOST frames queued for it (a group each, or all)
     std::uint64_t lost_received = 0;  // LOST frames from it acted on
     bool met = false;                 // linked since this hub started (our HELLO is not fresh)
+    bool listed = false;              // reached through an address of --peers (never forgotten)
+    core::Nanos down_since = 0;       // when its link went down (0 while up)
+};
+
+// The mesh's own counters (hub /stats and /metrics; docs/CLUSTER.md).
+struct MeshCounters {
+    std::uint64_t bad_frames = 0;          // links closed for a hostile or broken frame
+    std::uint64_t rejected_links = 0;      // refused: cluster name, version, node 0, caps
+    std::uint64_t auth_failed = 0;         // AUTH that did not prove the secret
+    std::uint64_t refused_duplicate = 0;   // authenticated HELLO for a node linked and healthy
+    std::uint64_t refused_own_id = 0;      // authenticated HELLO of another hub with our id
+    std::uint64_t hello_timeouts = 0;      // no authenticated HELLO within --peer-timeout
+    std::uint64_t slow_closes = 0;         // links closed with more unsent bytes than the bound
+    std::uint64_t subscribe_refused = 0;   // SUBSCRIBE with a group id over --max-group-id
+    std::uint64_t interest_overflows = 0;  // peers served every group (over the cap)
+    std::uint64_t forgotten_peers = 0;     // unlisted peers forgotten while down
+    std::uint64_t accept_pauses = 0;       // accepts paused at the descriptor limit
 };
 
 // An address from --peers this hub dials.
@@ -127,8 +155,13 @@ class Mesh final : public HandleOwner {
     // ,"peers":[...],"dials":[...] of /stats (appended to `out`).
     void append_stats(std::string& out) const;
     std::size_t unnamed_links() const;  // links still waiting for their HELLO
-    std::uint64_t bad_frames() const noexcept { return bad_frames_; }
-    std::uint64_t rejected_links() const noexcept { return rejected_links_; }
+    std::uint64_t bad_frames() const noexcept { return counters_.bad_frames; }
+    std::uint64_t rejected_links() const noexcept { return counters_.rejected_links; }
+    const MeshCounters& counters() const noexcept { return counters_; }
+    const InterestTable& interest() const noexcept { return interest_; }
+    // Unsent bytes one link may hold: --peer-buffer + the whole SUBSCRIBE set + kControlSlack;
+    // beyond, it is closed as a slow consumer.
+    std::size_t out_cap() const noexcept;
     const std::map<std::uint32_t, Peer>& peers() const noexcept { return peers_; }
     const std::vector<Dial>& dials() const noexcept { return dials_; }
     // Where it listens (the port the kernel picked, after listen()).
@@ -140,6 +173,8 @@ class Mesh final : public HandleOwner {
 
   private:
     void accept_links();
+    void pause_accepts(int error);
+    void evict_oldest_unnamed();
     void dial(Dial& d, core::Nanos now);
     void bind_source(int fd, const net::Endpoint& to) const;
     void connected(PeerLink& link);
@@ -147,10 +182,18 @@ class Mesh final : public HandleOwner {
     bool handle_frame(PeerLink& link, const Frame& frame);
     bool on_publish(PeerLink& link, Peer& peer, const Frame& frame);
     bool fresh_seq(Peer& peer, std::uint64_t seq);
+    void on_subscribe(PeerLink& link, std::string_view group);
     void on_lost(Peer& peer, const Frame& frame);
     OriginSeq* origin_entry(std::uint32_t node, std::uint64_t incarnation);
+    bool handshake_frame(PeerLink& link, const Frame& frame);
     void on_hello(PeerLink& link, const HelloBody& hello);
+    void on_auth(PeerLink& link, const AuthMac& mac);
+    void admit(PeerLink& link);
+    bool refuse_second_link(PeerLink& link, PeerLink& old);
+    bool same_node_id(PeerLink& link, Dial* d);
     void link_up(PeerLink& link, Peer& peer, Dial* d);
+    void forget_idle_peers(core::Nanos now);
+    bool over_cap(PeerLink& link);
     void enqueue_publish(Peer& peer, std::string_view group, std::span<const std::uint8_t> message);
     void write_link(PeerLink& link);
     void close_link(PeerLink& link, const std::string& why);
@@ -161,6 +204,10 @@ class Mesh final : public HandleOwner {
 
     HubOptions options_;
     core::LogLimiter refused_log_{core::kSecond};  // "peer_refused": one line a second
+    core::LogLimiter auth_log_{core::kSecond};     // "peer_auth_failed", "node_id_conflict"
+    core::LogLimiter pause_log_{core::kSecond};    // "cluster_accept_paused"
+    core::LogLimiter limit_log_{core::kSecond};    // "peer_subscribe_refused", "peer_interest_all"
+    core::Nanos accept_paused_until_ = 0;          // 0: accepting
     Poller& poller_;
     InterestTable& interest_;
     OnPublish on_publish_;
@@ -173,9 +220,8 @@ class Mesh final : public HandleOwner {
     std::map<std::uint32_t, Peer> peers_;           // by node id
     std::vector<std::unique_ptr<PeerLink>> links_;  // every open link
     std::minstd_rand jitter_{std::random_device{}()};
-    core::Nanos last_tick_ = 0;         // a hub that was itself frozen does not blame its peers
-    std::uint64_t bad_frames_ = 0;      // links closed for a hostile or broken frame
-    std::uint64_t rejected_links_ = 0;  // links refused (cluster name, version, node id)
+    core::Nanos last_tick_ = 0;  // a hub that was itself frozen does not blame its peers
+    MeshCounters counters_;
 };
 
 }  // namespace herald::channel::hub

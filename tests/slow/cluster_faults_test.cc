@@ -13,6 +13,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <functional>
 #include <memory>
 #include <string>
@@ -46,6 +47,13 @@ std::uint64_t number_after(const std::string& json, std::size_t from, const std:
 constexpr std::uint16_t kClusterPort = 7000;
 constexpr std::uint16_t kApiPort = 8080;
 
+// The cluster secret both hosts share (their cluster addresses are not loopback).
+std::string secret_file() {
+    const std::string path = "/tmp/herald_cluster_faults_secret";
+    std::ofstream(path) << "cluster-faults-test-secret-0123456789\n";
+    return path;
+}
+
 // Hosts A (node 1) and B (node 2), in namespaces when possible.
 class TwoHosts {
   public:
@@ -67,7 +75,8 @@ class TwoHosts {
                 "--cluster-listen", address(h) + ":" + std::to_string(kClusterPort),
                 "--peers",          peers,
                 "--api-listen",     address(h) + ":" + std::to_string(kApiPort),
-                "--peer-timeout",   "1s"};
+                "--peer-timeout",   "1s",
+                "--cluster-secret", secret_file()};
             args.insert(args.end(), extra.begin(), extra.end());
             herald_[h] = in(h, [&] { return std::make_unique<HeraldProcess>(args); });
             herald_[h]->allow_worker_deaths();

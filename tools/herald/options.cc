@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "channel/cluster_frame.h"
+#include "channel/peer_auth.h"
 #include "net/endpoint.h"
 #include "tools/cli.h"
 #include "tools/herald/option_flags.h"
@@ -135,6 +136,20 @@ void add_cluster_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
               uint_flag(hub.node_id, 1, UINT32_MAX));
     key(k, "cluster", "node-id", "node-id", ConfigType::kInteger, Reload::kRestart,
         [](const HeraldOptions& x) { return num(x.hub_options.node_id); });
+    flags.add("cluster-secret", "FILE",
+              "a file of at least 16 bytes every hub of the cluster shares: peers\n"
+              "prove it (HMAC-SHA256 challenge-response) before anything else",
+              text_flag(hub.cluster_secret_file));
+    key(k, "cluster", "secret", "cluster-secret", ConfigType::kString, Reload::kRestart,
+        [](const HeraldOptions& x) { return x.hub_options.cluster_secret_file; });
+    flags.add_switch("cluster-insecure",
+                     "allow a hub without --cluster-secret on a --cluster-listen\n"
+                     "address that is not loopback (anyone reaching it may join)",
+                     [&hub] { hub.cluster_insecure = true; });
+    key(k, "cluster", "insecure", "cluster-insecure", ConfigType::kBoolean, Reload::kRestart,
+        [](const HeraldOptions& x) {
+            return std::string(x.hub_options.cluster_insecure ? "true" : "false");
+        });
     flags.add("cluster-name", "NAME", "hubs link only within one cluster name (default herald)",
               cluster_name_flag(hub.cluster));
     key(k, "cluster", "name", "cluster-name", ConfigType::kString, Reload::kRestart,
@@ -259,6 +274,30 @@ core::Status parse_peers(std::string_view rest, channel::HubOptions& hub) {
     return {};
 }
 
+bool is_loopback(const net::Endpoint& e) {
+    const sockaddr_storage& a = e.addr;
+    if (a.ss_family == AF_INET) {
+        return (ntohl(reinterpret_cast<const sockaddr_in&>(a).sin_addr.s_addr) >> 24) == 127;
+    }
+    const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
+    return a.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&v6.sin6_addr);
+}
+
+// --cluster-secret FILE, read once; without it only a loopback --cluster-listen, unless
+// --cluster-insecure.
+core::Status resolve_cluster_secret(channel::HubOptions& hub) {
+    if (!hub.cluster_secret_file.empty()) {
+        auto secret = channel::read_cluster_secret(hub.cluster_secret_file);
+        if (!secret) return core::Error{secret.error()};
+        hub.cluster_secret = std::move(*secret);
+        return {};
+    }
+    if (!hub.cluster_enabled || hub.cluster_insecure || is_loopback(hub.cluster_listen)) return {};
+    return core::Error{"--cluster-listen " + hub.cluster_listen.to_string() +
+                       " is not a loopback address: give --cluster-secret FILE (the same on "
+                       "every hub) or --cluster-insecure"};
+}
+
 // Resolves the cluster flags into o.hub_options and o.hub; the error has no "see --help" yet.
 core::Status resolve_cluster(const Pending& p, HeraldOptions& o) {
     channel::HubOptions& hub = o.hub_options;
@@ -269,6 +308,7 @@ core::Status resolve_cluster(const Pending& p, HeraldOptions& o) {
         hub.cluster_enabled = true;
         hub.cluster_listen = *e;
     }
+    if (core::Status secret = resolve_cluster_secret(hub); !secret) return secret;
     if (!p.peers.empty()) {
         if (p.cluster_listen.empty()) return core::Error{"--peers needs --cluster-listen"};
         if (core::Status peers = parse_peers(p.peers, hub); !peers) return peers;
@@ -290,14 +330,7 @@ core::Status resolve_stats_on_ws_port(const Pending& p, net::ServerOptions& serv
         return {};
     }
     if (p.stats_on_ws_port != "auto") return core::Error{"--stats-on-ws-port: expected on or off"};
-    const sockaddr_storage& a = server.listen.addr;
-    if (a.ss_family == AF_INET) {
-        const auto& v4 = reinterpret_cast<const sockaddr_in&>(a);
-        server.stats_on_ws_port = (ntohl(v4.sin_addr.s_addr) >> 24) == 127;
-    } else {
-        const auto& v6 = reinterpret_cast<const sockaddr_in6&>(a);
-        server.stats_on_ws_port = a.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&v6.sin6_addr);
-    }
+    server.stats_on_ws_port = is_loopback(server.listen);
     return {};
 }
 

@@ -2,6 +2,7 @@
 // herald prints them, and the --help text.
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -186,6 +187,39 @@ TEST(HeraldOptions, ClusterFlagErrorsPointAtHelp) {
     EXPECT_TRUE(e.ends_with(kSeeHelp)) << e;
     EXPECT_EQ(error_of({"--api-listen", "bad"}).rfind("--api-listen: ", 0), 0u);
     EXPECT_EQ(error_of({"--admin-listen", "bad"}).rfind("--admin-listen: ", 0), 0u);
+}
+
+std::string secret_file(const std::string& name, const std::string& text) {
+    const std::string path = "/tmp/herald_options_test_" + name;
+    std::ofstream(path) << text;
+    return path;
+}
+
+TEST(HeraldOptions, AHubOnAPublicClusterAddressNeedsASecretOrTheInsecureSwitch) {
+    const std::string e = error_of({"--cluster-listen", "10.1.2.3:7000"});
+    EXPECT_NE(e.find("is not a loopback address: give --cluster-secret FILE"), std::string::npos)
+        << e;
+    EXPECT_TRUE(e.ends_with(kSeeHelp)) << e;
+    EXPECT_TRUE(parse({"--cluster-listen", "10.1.2.3:7000", "--cluster-insecure"}));
+    EXPECT_TRUE(parse({"--cluster-listen", "127.0.0.2:7000"}));  // loopback: no secret needed
+    core::Result<HeraldOptions> o = parse({"--cluster-listen", "10.1.2.3:7000", "--cluster-secret",
+                                           secret_file("ok", "0123456789abcdef0123\n")});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->hub_options.cluster_secret, "0123456789abcdef0123");
+}
+
+TEST(HeraldOptions, AnEmptyShortOrUnreadableSecretFileIsAClearError) {
+    EXPECT_NE(error_of({"--cluster-listen", "127.0.0.1:7000", "--cluster-secret",
+                        secret_file("empty", "")})
+                  .find("at least 16"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--cluster-listen", "127.0.0.1:7000", "--cluster-secret",
+                        secret_file("short", "abc\n")})
+                  .find("at least 16"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--cluster-listen", "127.0.0.1:7000", "--cluster-secret", "/nonexistent/s"})
+                  .find("--cluster-secret: cannot read /nonexistent/s"),
+              std::string::npos);
 }
 
 TEST(HeraldOptions, AdminListenAndItsAliasRunAHubWithTheAdminLimits) {

@@ -1,0 +1,175 @@
+// Test support for the peer mesh: one hub's Mesh on 127.0.0.1 with its own poller (MeshNode),
+// and a raw peer socket that speaks cluster frames by hand (RawPeer): the authenticated HELLO,
+// or anything else a hostile peer might send.
+#pragma once
+
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "channel/peer_mesh.h"
+
+namespace herald::channel::hub::testing {
+
+inline std::span<const std::uint8_t> bytes(std::string_view s) {
+    return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+// One hub's mesh with a log of what its peers published to it.
+struct MeshNode {
+    HubOptions options;
+    Poller poller;
+    InterestTable interest{1};
+    std::vector<std::pair<std::string, std::string>> received;  // (group, message)
+    std::vector<std::string> lost;                              // groups a LOST named
+    // The receive state that outlives a mesh (as the host's shared memory outlives its hub).
+    std::unique_ptr<OriginSeq[]> origins{new OriginSeq[kMaxOrigins]{}};
+    std::unique_ptr<Mesh> mesh;
+
+    MeshNode(std::uint32_t id, std::vector<net::Endpoint> peers, std::string secret = "") {
+        options.node_id = id;
+        options.cluster = "test";
+        options.cluster_enabled = true;
+        options.cluster_listen = net::parse_endpoint("127.0.0.1:0").value();
+        options.peers = std::move(peers);
+        options.redial_min = core::kMillisecond;
+        options.cluster_secret = std::move(secret);
+        (void)poller.open();  // a failure shows in the first pump
+    }
+    // Fixes the port now (so peers can list it before start()).
+    void pick_port() {
+        auto fd = net::listen_on(options.cluster_listen, {});
+        if (fd) close(*fd);
+    }
+    // Listens (fills in the port), then makes the mesh over it.
+    bool start() {
+        mesh = std::make_unique<Mesh>(
+            options, poller, interest, [this](std::string_view g, std::span<const std::uint8_t> m) {
+                received.emplace_back(std::string(g), std::string(m.begin(), m.end()));
+            });
+        mesh->set_origin_table(origins.get());
+        mesh->set_on_lost([this](std::string_view g) { lost.emplace_back(g); });
+        return static_cast<bool>(mesh->listen());
+    }
+    void pump() {
+        mesh->tick(core::now_ns());
+        poller.flush_dirty();
+        poller.wait(1);
+        poller.end_batch();
+    }
+    bool up(std::uint32_t peer) const {
+        auto it = mesh->peers().find(peer);
+        return it != mesh->peers().end() && it->second.link != nullptr && it->second.link->hello;
+    }
+};
+
+// Pumps every node until `done` or about `rounds` passes.
+inline bool pump_until(std::vector<MeshNode*> nodes, const std::function<bool()>& done,
+                       int rounds = 3000) {
+    for (int i = 0; i < rounds && !done(); ++i) {
+        for (MeshNode* n : nodes) n->pump();
+    }
+    return done();
+}
+
+// A peer on a raw, non-blocking socket to a node's cluster port.
+class RawPeer {
+  public:
+    explicit RawPeer(const net::Endpoint& at) {
+        fd_ = socket(AF_INET, SOCK_STREAM, 0);
+        if (connect(fd_, reinterpret_cast<const sockaddr*>(&at.addr), at.addr_len) != 0) {
+            close(fd_);
+            fd_ = -1;
+            return;
+        }
+        fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+    }
+    ~RawPeer() {
+        if (fd_ >= 0) close(fd_);
+    }
+    RawPeer(const RawPeer&) = delete;
+    RawPeer& operator=(const RawPeer&) = delete;
+
+    int fd() const { return fd_; }
+    // Sends what the socket takes now; the bytes sent (0 once the hub closed it).
+    std::size_t send_some(std::string_view b) {
+        const ssize_t n = ::send(fd_, b.data(), b.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno != EAGAIN) closed_ = true;
+        return n > 0 ? static_cast<std::size_t>(n) : 0;
+    }
+    // Reads what has arrived; notes when the hub closed the connection.
+    void drain() {
+        char buf[65536];
+        while (true) {
+            const ssize_t n = recv(fd_, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) {
+                in_.append(buf, static_cast<std::size_t>(n));
+                continue;
+            }
+            if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) closed_ = true;
+            return;
+        }
+    }
+    bool closed() const { return closed_; }
+    const std::string& in() const { return in_; }
+
+    // HELLO as node `node` (incarnation `inc`, `flags`).
+    void hello(std::uint32_t node, std::uint64_t inc, std::uint16_t flags = 0,
+               std::string_view cluster = "test") {
+        ours_ = HelloFacts{node, inc, flags, make_nonce()};
+        std::string out;
+        append_hello(out, node, cluster, flags, inc, ours_.nonce);
+        send_some(out);
+    }
+    // Once the hub's HELLO and AUTH arrived (pump `n` meanwhile): answers with our AUTH keyed
+    // with `secret`. False when they did not arrive.
+    bool authenticate(MeshNode& n, std::string_view secret) {
+        for (int i = 0; i < 2000 && !has_hello_and_auth() && !closed_; ++i) {
+            n.pump();
+            drain();
+        }
+        if (!has_hello_and_auth()) return false;
+        std::string out;
+        append_auth(out, hello_mac(secret, AuthRole::kDialer, ours_, theirs_, "test"));
+        send_some(out);
+        return true;
+    }
+    // Pumps `n` until the hub closes this connection (or about `rounds` passes).
+    bool wait_closed(MeshNode& n, int rounds = 2000) {
+        for (int i = 0; i < rounds && !closed_; ++i) {
+            n.pump();
+            drain();
+        }
+        return closed_;
+    }
+
+  private:
+    bool has_hello_and_auth() {
+        FrameWalker w(in_);
+        bool hello = false;
+        for (FrameCut c = w.next(); c.status == FrameStatus::kFrame; c = w.next()) {
+            if (c.frame.type == FrameType::kHello) {
+                const HelloBody h = read_hello(c.frame);
+                theirs_ = HelloFacts{h.node, h.incarnation, h.flags, h.nonce};
+                hello = true;
+            }
+            if (c.frame.type == FrameType::kAuth && hello) return true;
+        }
+        return false;
+    }
+
+    int fd_ = -1;
+    bool closed_ = false;
+    std::string in_;
+    HelloFacts ours_;
+    HelloFacts theirs_;
+};
+
+}  // namespace herald::channel::hub::testing
