@@ -37,39 +37,73 @@ std::vector<std::string> InterestTable::reset(std::uint32_t from) {
     return gone;
 }
 
+void InterestTable::free_set(core::StringSet& set, std::size_t& entries) {
+    entries -= set.size();
+    core::StringSet().swap(set);  // the memory goes back, not just the entries
+}
+
 bool InterestTable::peer_subscribe(std::uint32_t node, std::string_view group, std::size_t limit) {
     PeerInterest& p = peers_[node];
-    if (p.all) return true;
+    bool ok = true;
+    if (p.resyncing && !p.fresh_all) {
+        if (p.fresh.size() >= limit) {
+            free_set(p.fresh, peer_entries_);
+            p.fresh_all = true;
+            ok = false;
+        } else if (p.fresh.emplace(group).second) {
+            ++peer_entries_;
+        }
+    }
+    if (p.all) return ok;
     if (p.groups.size() >= limit) {
-        peer_entries_ -= p.groups.size();
-        core::StringSet().swap(p.groups);  // the memory goes back, not just the entries
+        free_set(p.groups, peer_entries_);
         p.all = true;
-        return false;
+        return p.resyncing ? ok : false;
     }
     if (p.groups.emplace(group).second) ++peer_entries_;
-    return true;
+    return ok;
 }
 
 void InterestTable::peer_unsubscribe(std::uint32_t node, std::string_view group) {
     auto p = peers_.find(node);
     if (p == peers_.end()) return;
-    if (auto it = p->second.groups.find(group); it != p->second.groups.end()) {
-        p->second.groups.erase(it);
-        --peer_entries_;
+    for (core::StringSet* set : {&p->second.groups, &p->second.fresh}) {
+        if (auto it = set->find(group); it != set->end()) {
+            set->erase(it);
+            --peer_entries_;
+        }
     }
 }
 
 void InterestTable::peer_clear(std::uint32_t node) {
     PeerInterest& p = peers_[node];
-    peer_entries_ -= p.groups.size();
-    core::StringSet().swap(p.groups);
-    p.all = false;
+    free_set(p.groups, peer_entries_);
+    free_set(p.fresh, peer_entries_);
+    p = PeerInterest{};
+}
+
+void InterestTable::peer_begin_resync(std::uint32_t node) {
+    PeerInterest& p = peers_[node];
+    free_set(p.fresh, peer_entries_);
+    p.fresh_all = false;
+    p.resyncing = true;
+}
+
+void InterestTable::peer_end_resync(std::uint32_t node) {
+    auto it = peers_.find(node);
+    if (it == peers_.end() || !it->second.resyncing) return;
+    PeerInterest& p = it->second;
+    free_set(p.groups, peer_entries_);
+    p.groups.swap(p.fresh);  // `fresh` is empty now; its entries stay counted in `groups`
+    p.all = p.fresh_all;
+    p.fresh_all = false;
+    p.resyncing = false;
 }
 
 void InterestTable::peer_forget(std::uint32_t node) {
     auto p = peers_.find(node);
     if (p == peers_.end()) return;
-    peer_entries_ -= p->second.groups.size();
+    peer_entries_ -= p->second.groups.size() + p->second.fresh.size();
     peers_.erase(p);
 }
 

@@ -38,8 +38,13 @@ class InterestTable {
     // logs and counts it), true otherwise.
     bool peer_subscribe(std::uint32_t node, std::string_view group, std::size_t limit);
     void peer_unsubscribe(std::uint32_t node, std::string_view group);
-    // Forgets what `node` subscribed to (a new link: it sends its whole set again).
+    // Forgets what `node` subscribed to.
     void peer_clear(std::uint32_t node);
+    // A new link from `node`: it sends its whole set again. Until peer_end_resync() the groups
+    // it held stay wanted as well (no publish is dropped while the set crosses); from then on,
+    // only the groups it subscribed to since the begin.
+    void peer_begin_resync(std::uint32_t node);
+    void peer_end_resync(std::uint32_t node);
     // Forgets `node` altogether (a peer the mesh no longer remembers).
     void peer_forget(std::uint32_t node);
     bool peer_wants(std::uint32_t node, std::string_view group) const;
@@ -52,9 +57,13 @@ class InterestTable {
 
   private:
     struct PeerInterest {
-        core::StringSet groups;  // groups it subscribed to
+        core::StringSet groups;  // groups it subscribed to (during a resync: old and new)
         bool all = false;        // over the limit: every group
+        bool resyncing = false;  // between peer_begin_resync() and peer_end_resync()
+        core::StringSet fresh;   // during a resync: the groups subscribed since its begin
+        bool fresh_all = false;  // during a resync: the new set went over the limit
     };
+    static void free_set(core::StringSet& set, std::size_t& entries);
     std::vector<core::StringSet> workers_;         // groups each worker has members in
     core::StringMap<std::uint32_t> local_;         // group -> workers with members
     std::map<std::uint32_t, PeerInterest> peers_;  // by node id

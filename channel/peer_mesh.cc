@@ -225,6 +225,12 @@ bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
     if (!link.hello) return handshake_frame(link, frame);
     Peer& peer = peers_[link.node];
     ++peer.frames_in;
+    if (link.resyncing && frame.type != FrameType::kSubscribe &&
+        frame.type != FrameType::kUnsubscribe) {
+        // The first other frame ends its SUBSCRIBE set: groups it no longer named are dropped.
+        link.resyncing = false;
+        interest_.peer_end_resync(link.node);
+    }
     switch (frame.type) {
         case FrameType::kHello:
         case FrameType::kAuth:

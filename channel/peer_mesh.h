@@ -56,6 +56,7 @@ struct PeerLink : Handle {
     bool connecting = false;    // its non-blocking connect has not completed
     bool got_hello = false;     // its HELLO arrived (its AUTH is due)
     bool hello = false;         // HELLOs and AUTHs crossed: the link is up
+    bool resyncing = false;     // up, and its SUBSCRIBE set has not ended yet
     std::uint32_t node = 0;     // its node id, once the link is up
     HelloFacts ours;            // what our HELLO on this link said
     HelloFacts theirs;          // what its HELLO said

@@ -149,7 +149,8 @@ void Mesh::admit(PeerLink& link) {
 void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     peer.met = true;
     peer.link = &link;
-    interest_.peer_clear(peer.node);  // it sends its whole set now
+    interest_.peer_begin_resync(peer.node);  // it sends its whole set now
+    link.resyncing = true;
     ++peer.connects;
     if (d != nullptr) d->backoff = options_.redial_min;
     peer.address = d != nullptr ? d->text : "from " + link.remote;
@@ -159,6 +160,7 @@ void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     for (const auto& [group, count] : interest_.local()) {
         append_group_frame(link.out, FrameType::kSubscribe, group);
     }
+    append_ping(link.out, FrameType::kPing, 0);  // the end of the set (see handle_frame)
     // Replay: every frame it has not acknowledged (it drops those it already has), then what
     // it must hear was dropped meanwhile.
     link.out.append(peer.window.frames());

@@ -9,8 +9,12 @@
 // (127.0.0.2, .3) and the tests that cut a link are skipped; each test says which it ran.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -20,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "channel/peer_auth.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/netns.h"
 #include "tests/support/ws_client.h"
@@ -75,8 +80,10 @@ class TwoHosts {
                 "--cluster-listen", address(h) + ":" + std::to_string(kClusterPort),
                 "--peers",          peers,
                 "--api-listen",     address(h) + ":" + std::to_string(kApiPort),
-                "--peer-timeout",   "1s",
-                "--cluster-secret", secret_file()};
+                "--peer-timeout",   "1s"};
+            if (std::find(extra.begin(), extra.end(), "--cluster-insecure") == extra.end()) {
+                args.insert(args.end(), {"--cluster-secret", secret_file()});
+            }
             args.insert(args.end(), extra.begin(), extra.end());
             herald_[h] = in(h, [&] { return std::make_unique<HeraldProcess>(args); });
             herald_[h]->allow_worker_deaths();
@@ -273,6 +280,80 @@ TEST(ClusterFaults, ACutLongerThanThePeerBufferHoldsClosesTheGroupsMembersWith10
         return totals != std::string::npos &&
                number_after(stats, totals, "closes_lost_remote") >= 1;
     })) << stats;
+}
+
+// From host A's own address, a process claims node 1 on B's cluster port (HELLO with the fresh
+// flag, then an AUTH keyed with `secret`) while A streams to B. Returns whether B closed it.
+bool impostor(TwoHosts& h, std::string_view secret) {
+    return h.in(0, [&] {
+        const int fd = tcp_connect(kClusterPort, h.address(1).c_str());
+        if (fd < 0) return false;
+        const channel::HelloFacts ours{1, 777, channel::kHelloFresh, channel::make_nonce()};
+        std::string out;
+        channel::append_hello(out, 1, "herald", ours.flags, ours.incarnation, ours.nonce);
+        send(fd, out.data(), out.size(), MSG_NOSIGNAL);
+        timeval tv{3, 0};
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        std::string in;
+        char buf[4096];
+        bool closed = false;
+        bool answered = false;
+        while (!closed) {
+            const ssize_t n = recv(fd, buf, sizeof buf, 0);
+            if (n <= 0) {
+                closed = n == 0 || errno == ECONNRESET;
+                break;
+            }
+            in.append(buf, static_cast<std::size_t>(n));
+            channel::FrameWalker w(in);
+            channel::HelloFacts theirs;
+            for (auto c = w.next(); c.status == channel::FrameStatus::kFrame && !answered;
+                 c = w.next()) {
+                if (c.frame.type == channel::FrameType::kHello) {
+                    const channel::HelloBody b = channel::read_hello(c.frame);
+                    theirs = {b.node, b.incarnation, b.flags, b.nonce};
+                }
+                if (c.frame.type != channel::FrameType::kAuth) continue;
+                std::string auth;
+                channel::append_auth(auth, channel::hello_mac(secret, channel::AuthRole::kDialer,
+                                                              ours, theirs, "herald"));
+                send(fd, auth.data(), auth.size(), MSG_NOSIGNAL);
+                answered = true;
+            }
+        }
+        close(fd);
+        return closed && answered;
+    });
+}
+
+void an_impostor_takes_nothing(const std::vector<std::string>& extra, std::string_view secret,
+                               const char* counter) {
+    TwoHosts h(extra);
+    ASSERT_TRUE(h.ok()) << h.herald(0).stderr_text() << h.herald(1).stderr_text();
+    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
+    Stream s;
+    ASSERT_TRUE(s.start(h));
+    std::this_thread::sleep_for(300ms);
+    const std::uint64_t connects = h.peer(1, 1, "connects");
+    for (int i = 0; i < 5; ++i) EXPECT_TRUE(impostor(h, secret)) << "impostor " << i;
+    std::this_thread::sleep_for(300ms);
+    s.finish();
+    EXPECT_GE(number_after(h.hub_stats(1), 0, counter), 5u) << h.hub_stats(1);
+    EXPECT_EQ(h.peer(1, 1, "connects"), connects);  // A's link was never taken
+    EXPECT_EQ(h.peer(1, 1, "stale"), 0u);           // nor its numbering restarted
+    EXPECT_EQ(s.closed, 0);
+    EXPECT_EQ(s.missing, 0);
+    EXPECT_EQ(s.duplicates, 0);
+    EXPECT_EQ(s.reordered, 0);
+    EXPECT_EQ(s.received, s.sent.load());
+}
+
+TEST(ClusterFaults, AnImpostorWithoutTheSecretTakesNothingFromALiveStream) {
+    an_impostor_takes_nothing({}, "not the cluster's secret at all", "hello_auth_failed");
+}
+
+TEST(ClusterFaults, WithoutASecretAnImpostorForALinkedNodeIsRefusedAsADuplicate) {
+    an_impostor_takes_nothing({"--cluster-insecure"}, "", "hello_refused_duplicate");
 }
 
 }  // namespace

@@ -34,6 +34,36 @@ TEST(ClusterFrame, HelloRoundTrips) {
     EXPECT_EQ(h.cluster, "prod");
 }
 
+TEST(ClusterFrame, HelloCarriesItsNonceAndAuthItsMac) {
+    HelloNonce nonce{};
+    for (std::size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<std::uint8_t>(i + 1);
+    AuthMac mac{};
+    mac[0] = 0xab;
+    mac[31] = 0xcd;
+    std::string out;
+    append_hello(out, 7, "prod", kHelloFresh, 42, nonce);
+    append_auth(out, mac);
+    FrameWalker w(out);
+    const FrameCut hello = w.next();
+    ASSERT_EQ(hello.status, FrameStatus::kFrame);
+    EXPECT_EQ(hello.size, kFrameHeaderSize + kHelloFixed + 4);
+    const HelloBody h = read_hello(hello.frame);
+    EXPECT_EQ(h.incarnation, 42u);
+    EXPECT_EQ(h.flags, kHelloFresh);
+    EXPECT_EQ(h.nonce, nonce);
+    EXPECT_EQ(h.cluster, "prod");
+    const FrameCut auth = w.next();
+    ASSERT_EQ(auth.status, FrameStatus::kFrame);
+    EXPECT_EQ(auth.frame.type, FrameType::kAuth);
+    EXPECT_EQ(read_auth(auth.frame), mac);
+    std::string short_auth = out.substr(hello.size);
+    short_auth[0] = 31;  // an AUTH body is exactly 32 bytes
+    short_auth.pop_back();
+    Frame f;
+    std::size_t used = 0;
+    EXPECT_EQ(parse(short_auth, f, used), FrameStatus::kMalformed);
+}
+
 TEST(ClusterFrame, PublishRoundTripsWithItsLayout) {
     std::string out;
     const std::string msg = "hello \xc3\xa9";
@@ -102,7 +132,7 @@ TEST(ClusterFrame, WrongVersionAndUnknownTypeAreRefused) {
     std::string t = out;
     t[4] = 0;
     EXPECT_EQ(parse(t, f, used), FrameStatus::kBadType);
-    t[4] = 9;  // 7 and 8 are ACK and LOST since version 2
+    t[4] = 10;  // 7 and 8 are ACK and LOST since version 2, 9 AUTH since version 3
     EXPECT_EQ(parse(t, f, used), FrameStatus::kBadType);
 }
 

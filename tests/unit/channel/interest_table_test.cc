@@ -49,13 +49,34 @@ TEST(InterestTable, PeersSubscribeAndUnsubscribeByNode) {
     EXPECT_FALSE(t.any_peer_wants("room"));
 }
 
-TEST(InterestTable, APeerIsHeldToItsSubscriptionLimit) {
+TEST(InterestTable, APeerOverItsSubscriptionLimitIsServedEveryGroupAndItsEntriesFreed) {
     InterestTable t(1);
     EXPECT_TRUE(t.peer_subscribe(7, "a", 2));
     EXPECT_TRUE(t.peer_subscribe(7, "b", 2));
-    EXPECT_FALSE(t.peer_subscribe(7, "c", 2));
-    EXPECT_EQ(t.peer_groups(7), 2u);
-    EXPECT_FALSE(t.peer_wants(7, "c"));
+    EXPECT_FALSE(t.peer_subscribe(7, "c", 2));  // once: the caller logs and counts it
+    EXPECT_TRUE(t.peer_subscribe(7, "d", 2));
+    EXPECT_EQ(t.peer_groups(7), 0u);
+    EXPECT_EQ(t.peer_entries(), 0u);
+    EXPECT_TRUE(t.peer_wants_all(7));
+    EXPECT_TRUE(t.peer_wants(7, "anything"));
+    EXPECT_TRUE(t.any_peer_wants("anything"));
+}
+
+TEST(InterestTable, APeerKeepsItsOldSetWhileANewLinkResendsIt) {
+    InterestTable t(1);
+    t.peer_subscribe(7, "a", 10);
+    t.peer_subscribe(7, "b", 10);
+    t.peer_begin_resync(7);
+    EXPECT_TRUE(t.peer_wants(7, "a"));  // nothing dropped while the set crosses
+    t.peer_subscribe(7, "b", 10);
+    t.peer_subscribe(7, "c", 10);
+    EXPECT_TRUE(t.peer_wants(7, "a") && t.peer_wants(7, "c"));
+    t.peer_end_resync(7);
+    EXPECT_FALSE(t.peer_wants(7, "a"));  // not in the new set
+    EXPECT_TRUE(t.peer_wants(7, "b") && t.peer_wants(7, "c"));
+    EXPECT_EQ(t.peer_entries(), 2u);
+    t.peer_forget(7);
+    EXPECT_EQ(t.peer_entries(), 0u);
 }
 
 TEST(InterestTable, ClearingAPeerForgetsItsSetOnly) {

@@ -220,6 +220,7 @@ TEST(MeshJoin, AnUnlistedPeerDownPastTheBoundIsForgottenWithItsSubscriptions) {
         std::string subs;
         for (int i = 0; i < 100; ++i)
             append_group_frame(subs, FrameType::kSubscribe, "g" + std::to_string(i));
+        append_ping(subs, FrameType::kPing, 0);  // the end of its set
         p.send_some(subs);
         ASSERT_TRUE(pump_until({&a}, [&] { return a.interest.peer_entries() == 100; }));
         a.mesh->forward("g1", bytes("held for it"));
@@ -239,6 +240,7 @@ TEST(MeshLimits, ASubscribeOverMaxGroupIdIsRefusedAndCountedNotStored) {
     std::string subs;
     append_group_frame(subs, FrameType::kSubscribe, std::string(60000, 'x'));
     append_group_frame(subs, FrameType::kSubscribe, "fine");
+    append_ping(subs, FrameType::kPing, 0);  // the end of its set
     p.send_some(subs);
     ASSERT_TRUE(pump_until({&a}, [&] { return a.interest.peer_wants(9, "fine"); }));
     EXPECT_EQ(a.mesh->counters().subscribe_refused, 1u);
