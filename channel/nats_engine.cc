@@ -185,6 +185,8 @@ void NatsEngine::on_ready(Handle& h, std::uint32_t) {
 }
 
 void NatsEngine::drain() {
+    // Before the messages: a gap they show is then reported once, with the reconnection.
+    if (reconnected_.exchange(false, std::memory_order_acq_rel)) after_reconnect();
     std::vector<std::string> dropped;
     bool dropped_all = false;
     {
@@ -323,23 +325,24 @@ void NatsEngine::unsubscribe(std::string_view group) {
     in_seq_.forget(group);
 }
 
+// After cnats reconnected. While the connection was down, publishes to this host's groups were
+// not delivered to it, and nothing tells which: every member is closed (1013) rather than left
+// with a silent hole. Then this hub's own last seqs go out (syncs), for the receivers of
+// publishes that died with the old connection.
+void NatsEngine::after_reconnect() {
+    ++counters_.reconnects;
+    if (!subs_.empty()) {
+        ++counters_.lost_all;
+        on_lost_({});
+    }
+    net::log_event(net::LogLevel::kWarn, "nats_reconnected", "url=\"%s\" groups=%zu",
+                   connected_url().c_str(), subs_.size());
+    sync_due_ = true;
+}
+
 void NatsEngine::tick(core::Nanos now) {
     now_ = now;
-    if (reconnected_.exchange(false, std::memory_order_acq_rel)) {
-        // While the connection was down, publishes to this host's groups were not delivered
-        // to it, and nothing tells which: every member is closed (1013) rather than left with
-        // a silent hole. Then this hub's own last seqs go out, for the receivers of publishes
-        // that died with the old connection.
-        drain();
-        ++counters_.reconnects;
-        if (!subs_.empty()) {
-            ++counters_.lost_all;
-            on_lost_({});
-        }
-        net::log_event(net::LogLevel::kWarn, "nats_reconnected", "url=\"%s\" groups=%zu",
-                       connected_url().c_str(), subs_.size());
-        sync_due_ = true;
-    }
+    if (reconnected_.load(std::memory_order_acquire)) drain();
     if (sync_due_ && connected()) send_syncs();
     if (now >= next_forget_) {
         next_forget_ = now + kForgetEvery;

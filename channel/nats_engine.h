@@ -103,6 +103,7 @@ class NatsEngine final : public HandleOwner {
     void remember_dropped(const char* subject);
     void wake();
     void drain();
+    void after_reconnect();
     void handle(natsMsg* msg);
     bool send(std::string_view group, std::span<const std::uint8_t> body, std::uint64_t seq,
               std::uint64_t prev, bool sync);

@@ -22,88 +22,6 @@
 namespace herald::test {
 namespace {
 
-using namespace std::chrono_literals;
-
-bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 15s) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (std::chrono::steady_clock::now() < deadline) {
-        if (ok()) return true;
-        std::this_thread::sleep_for(20ms);
-    }
-    return ok();
-}
-
-struct NatsHost {
-    std::uint16_t api_port = 0;
-    std::unique_ptr<HeraldProcess> herald;
-
-    // The hub's "nats" object's counter `name` in GET /stats (0 when absent).
-    std::uint64_t nats(const std::string& name) const {
-        const std::string s = http_get_body(api_port, "/stats");
-        const std::size_t at = s.find("\"nats\":{");
-        const std::size_t v = at == std::string::npos ? at : s.find("\"" + name + "\":", at);
-        return v == std::string::npos ? 0
-                                      : std::strtoull(s.c_str() + v + name.size() + 3, nullptr, 10);
-    }
-    std::unique_ptr<WsClient> member(const std::string& group) const {
-        auto ws = WsClient::connect(herald->port());
-        if (ws) ws->add_group(group);
-        if (ws) ws->sync();
-        return ws;
-    }
-};
-
-class NatsHosts {
-  public:
-    explicit NatsHosts(const NatsCluster& nats, int n = 3) {
-        for (int i = 0; i < n; ++i) {
-            NatsHost h;
-            h.api_port = nats_free_port();
-            h.herald = std::make_unique<HeraldProcess>(std::vector<std::string>{
-                "--workers", "2", "--node-id", std::to_string(i + 1), "--engine", "nats",
-                "--nats-url", nats.urls(static_cast<std::size_t>(i)), "--api-listen",
-                "127.0.0.1:" + std::to_string(h.api_port)});
-            hosts.push_back(std::move(h));
-        }
-    }
-    // Every hub is up and its NATS connection is ready (/readyz answers 200).
-    bool ready() const {
-        for (const NatsHost& h : hosts) {
-            if (!h.herald->ok()) return false;
-            const bool up = eventually([&] {
-                return http_exchange(h.api_port,
-                                     "GET /readyz HTTP/1.1\r\nHost: h\r\n"
-                                     "Connection: close\r\n\r\n")
-                    .starts_with("HTTP/1.1 200");
-            });
-            if (!up) return false;
-        }
-        return true;
-    }
-    std::vector<NatsHost> hosts;
-};
-
-// Reads `member`'s frames until it has seen a text frame starting with each of `tags`
-// (publishers keep probing meanwhile through `probe`): the subscriptions are live across the
-// NATS cluster. False after 15 s.
-bool probe_until_seen(const std::vector<WsClient*>& members, const std::vector<std::string>& tags,
-                      const std::function<void()>& probe) {
-    std::vector<std::set<std::string>> seen(members.size());
-    const auto deadline = std::chrono::steady_clock::now() + 15s;
-    while (std::chrono::steady_clock::now() < deadline) {
-        probe();
-        bool all = true;
-        for (std::size_t m = 0; m < members.size(); ++m) {
-            while (auto f = members[m]->read_frame(20)) {
-                if (f->opcode == net::Opcode::kText) seen[m].insert(f->payload);
-            }
-            for (const std::string& t : tags) all = all && seen[m].contains(t);
-        }
-        if (all) return true;
-    }
-    return false;
-}
-
 TEST(NatsCluster, EveryMemberGetsEveryPublishInOrderAndIdleHostsGetNone) {
     if (access(kNatsServer, X_OK) != 0) GTEST_SKIP() << "nats-server is not installed";
     NatsCluster nats;
@@ -212,6 +130,34 @@ TEST(NatsCluster, GroupIdsWithSubjectCharactersRouteToTheirOwnGroupOnly) {
     }
     EXPECT_EQ(c.hosts[1].nats("subscriptions"), groups.size());
     EXPECT_EQ(c.hosts[1].nats("bad_messages"), 0u);
+}
+
+TEST(NatsCluster, ReadyzFailsWhileNatsIsDownAndPassesOnceItIsUp) {
+    if (access(kNatsServer, X_OK) != 0) GTEST_SKIP() << "nats-server is not installed";
+    NatsCluster nats(1);
+    ASSERT_TRUE(nats.ok());
+    nats.kill_server(nats.servers[0], SIGKILL);
+    const std::uint16_t api = nats_free_port();
+    HeraldProcess herald({"--workers", "2", "--engine", "nats", "--nats-url", nats.urls(0),
+                          "--api-listen", "127.0.0.1:" + std::to_string(api)});
+    ASSERT_TRUE(herald.ok());
+    const auto readyz = [&] {
+        return http_exchange(api, "GET /readyz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+    };
+    // Workers become ready; the hub stays not ready while no NATS server answers.
+    EXPECT_TRUE(nats_eventually([&] { return readyz().find("\"ready\":2") != std::string::npos; }));
+    const std::string down = readyz();
+    EXPECT_TRUE(down.starts_with("HTTP/1.1 503")) << down;
+    EXPECT_NE(down.find("\"nats\":{\"connected\":false"), std::string::npos) << down;
+    EXPECT_NE(http_get_body(api, "/metrics").find("herald_nats_connected{server=\"\"} 0"),
+              std::string::npos);
+    nats.start(0);
+    EXPECT_TRUE(nats_eventually([&] { return readyz().starts_with("HTTP/1.1 200"); }, 20s))
+        << readyz();
+    const std::string stats = http_get_body(api, "/stats");
+    EXPECT_NE(stats.find("\"engine\":\"nats\""), std::string::npos);
+    EXPECT_NE(stats.find("\"server\":\"" + nats.servers[0].url() + "\""), std::string::npos)
+        << stats;
 }
 
 }  // namespace

@@ -14,13 +14,19 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
+#include <functional>
+#include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "tests/support/herald_process.h"
 #include "tests/support/ws_client.h"
 
 namespace herald::test {
+
+using namespace std::chrono_literals;
 
 constexpr const char* kNatsServer = "/usr/sbin/nats-server";
 
@@ -103,7 +109,7 @@ class NatsCluster {
 
     std::vector<Server> servers;
 
-  private:
+    // (Re)starts server i with its ports (after kill_server).
     void start(std::size_t i) {
         Server& s = servers[i];
         std::string routes;
@@ -138,6 +144,8 @@ class NatsCluster {
             _exit(127);
         }
     }
+
+  private:
     bool routed(int want) const {
         for (std::size_t i = 0; i < servers.size(); ++i)
             if (monitor_number(i, "/routez", "num_routes") < static_cast<std::uint64_t>(want))
@@ -146,5 +154,91 @@ class NatsCluster {
     }
     bool ok_ = false;
 };
+
+// ---- herald hosts on the NATS cluster ---------------------------------------------------
+
+inline bool nats_eventually(const std::function<bool()>& ok,
+                            std::chrono::milliseconds limit = 15s) {
+    const auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+        if (ok()) return true;
+        std::this_thread::sleep_for(20ms);
+    }
+    return ok();
+}
+
+// One herald host: --workers 2, --engine nats, the admin listener on 127.0.0.1.
+struct NatsHost {
+    std::uint16_t api_port = 0;
+    std::unique_ptr<HeraldProcess> herald;
+
+    // The hub's "nats" object's counter `name` in GET /stats (0 when absent).
+    std::uint64_t nats(const std::string& name) const {
+        const std::string s = http_get_body(api_port, "/stats");
+        const std::size_t at = s.find("\"nats\":{");
+        const std::size_t v = at == std::string::npos ? at : s.find("\"" + name + "\":", at);
+        return v == std::string::npos ? 0
+                                      : std::strtoull(s.c_str() + v + name.size() + 3, nullptr, 10);
+    }
+    std::unique_ptr<WsClient> member(const std::string& group) const {
+        auto ws = WsClient::connect(herald->port());
+        if (ws) ws->add_group(group);
+        if (ws) ws->sync();
+        return ws;
+    }
+};
+
+// `n` herald hosts, node ids 1..n, host i connected to server i first (then the others).
+class NatsHosts {
+  public:
+    explicit NatsHosts(const NatsCluster& nats, int n = 3) {
+        for (int i = 0; i < n; ++i) {
+            NatsHost h;
+            h.api_port = nats_free_port();
+            h.herald = std::make_unique<HeraldProcess>(std::vector<std::string>{
+                "--workers", "2", "--node-id", std::to_string(i + 1), "--engine", "nats",
+                "--nats-url", nats.urls(static_cast<std::size_t>(i)), "--api-listen",
+                "127.0.0.1:" + std::to_string(h.api_port)});
+            hosts.push_back(std::move(h));
+        }
+    }
+    // Every hub is up and its NATS connection is ready (/readyz answers 200).
+    bool ready() const {
+        for (const NatsHost& h : hosts) {
+            if (!h.herald->ok()) return false;
+            const bool up = nats_eventually([&] {
+                return http_exchange(h.api_port,
+                                     "GET /readyz HTTP/1.1\r\nHost: h\r\n"
+                                     "Connection: close\r\n\r\n")
+                    .starts_with("HTTP/1.1 200");
+            });
+            if (!up) return false;
+        }
+        return true;
+    }
+    std::vector<NatsHost> hosts;
+};
+
+// Reads `member`'s frames until it has seen a text frame starting with each of `tags`
+// (publishers keep probing meanwhile through `probe`): the subscriptions are live across the
+// NATS cluster. False after 15 s.
+inline bool probe_until_seen(const std::vector<WsClient*>& members,
+                             const std::vector<std::string>& tags,
+                             const std::function<void()>& probe) {
+    std::vector<std::set<std::string>> seen(members.size());
+    const auto deadline = std::chrono::steady_clock::now() + 15s;
+    while (std::chrono::steady_clock::now() < deadline) {
+        probe();
+        bool all = true;
+        for (std::size_t m = 0; m < members.size(); ++m) {
+            while (auto f = members[m]->read_frame(20)) {
+                if (f->opcode == net::Opcode::kText) seen[m].insert(f->payload);
+            }
+            for (const std::string& t : tags) all = all && seen[m].contains(t);
+        }
+        if (all) return true;
+    }
+    return false;
+}
 
 }  // namespace herald::test
