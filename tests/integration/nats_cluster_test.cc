@@ -160,5 +160,42 @@ TEST(NatsCluster, ReadyzFailsWhileNatsIsDownAndPassesOnceItIsUp) {
         << stats;
 }
 
+// HPUB of `payload` to `subject` with `headers` ("K: V\r\n" lines).
+std::string hpub(const std::string& subject, const std::string& headers,
+                 const std::string& payload) {
+    const std::string head = "NATS/1.0\r\n" + headers + "\r\n";
+    return "HPUB " + subject + " " + std::to_string(head.size()) + " " +
+           std::to_string(head.size() + payload.size()) + "\r\n" + head + payload + "\r\n";
+}
+
+TEST(NatsCluster, ForeignMessagesOnAGroupSubjectAreDroppedAndCounted) {
+    if (access(kNatsServer, X_OK) != 0) GTEST_SKIP() << "nats-server is not installed";
+    NatsCluster nats(1);
+    ASSERT_TRUE(nats.ok());
+    NatsHosts c(nats, 1);
+    ASSERT_TRUE(c.ready());
+    auto member = c.hosts[0].member("g");  // subject herald.herald.g.Zw
+    ASSERT_TRUE(member);
+    ASSERT_TRUE(nats_eventually([&] { return hub_subscriptions(nats, 0, 1) == 1; }));
+    const std::string subject = "herald.herald.g.Zw";
+    const std::string good = "Herald-Origin: 9\r\nHerald-Incarnation: 5\r\n";
+    const std::string said = nats_raw_client(
+        nats.servers[0].client,
+        "PUB " + subject + " 2\r\nno\r\n" +                                         // no headers
+            hpub(subject, "Herald-Origin: x\r\nHerald-Incarnation: 1\r\n", "no") +  // bad origin
+            hpub(subject, good + "Herald-Seq: 0\r\nHerald-Prev: 0\r\n", "no") +     // seq 0
+            hpub(subject, good + "Herald-Seq: 7\r\n", "no") +                       // no Prev
+            hpub("herald.herald.g.Zw=", good + "Herald-Seq: 1\r\nHerald-Prev: 0\r\n", "no") +
+            hpub(subject, good + "Herald-Seq: 3\r\nHerald-Prev: 0\r\n", "yes"));
+    ASSERT_NE(said.find("PONG"), std::string::npos) << said;
+    // Only the message with valid herald headers reaches the member (any origin may publish).
+    const std::optional<std::string> text = member->read_text(5000);
+    EXPECT_EQ(text.value_or("(none)"), "yes");
+    EXPECT_TRUE(member->quiet_for(200));
+    EXPECT_TRUE(nats_eventually([&] { return c.hosts[0].nats("bad_messages") == 4; }))
+        << c.hosts[0].nats("bad_messages");
+    EXPECT_EQ(c.hosts[0].nats("msgs_in"), 1u);
+}
+
 }  // namespace
 }  // namespace herald::test

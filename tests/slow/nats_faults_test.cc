@@ -119,17 +119,6 @@ TEST(NatsFaults, KilledServerMeansEverythingOr1013AndCountersAgree) {
         }));
 }
 
-// The nats-server connection named herald-hub-<node>'s "subscriptions" in /connz?subs=1 of
-// server `s` (-1 when that connection is not there).
-long hub_subscriptions(const NatsCluster& nats, std::size_t s, int node) {
-    const std::string body = http_get_body(nats.servers[s].monitor, "/connz?subs=1");
-    const std::size_t at = body.find("\"name\": \"herald-hub-" + std::to_string(node) + "\"");
-    if (at == std::string::npos) return -1;
-    const std::size_t start = body.rfind('{', at);
-    const std::size_t v = body.find("\"subscriptions\": ", start);
-    return v == std::string::npos ? -1 : std::strtol(body.c_str() + v + 17, nullptr, 10);
-}
-
 TEST(NatsFaults, TenThousandGroupsChurnedEndWithNoSubscriptions) {
     if (access(kNatsServer, X_OK) != 0) GTEST_SKIP() << "nats-server is not installed";
     NatsCluster nats;

@@ -241,4 +241,39 @@ inline bool probe_until_seen(const std::vector<WsClient*>& members,
     return false;
 }
 
+// The nats-server connection named herald-hub-<node>'s "subscriptions" in /connz?subs=1 of
+// server `s` (-1 when that connection is not there).
+inline long hub_subscriptions(const NatsCluster& nats, std::size_t s, int node) {
+    const std::string body = http_get_body(nats.servers[s].monitor, "/connz?subs=1");
+    const std::size_t at = body.find("\"name\": \"herald-hub-" + std::to_string(node) + "\"");
+    if (at == std::string::npos) return -1;
+    const std::size_t start = body.rfind('{', at);
+    const std::size_t v = body.find("\"subscriptions\": ", start);
+    return v == std::string::npos ? -1 : std::strtol(body.c_str() + v + 17, nullptr, 10);
+}
+
+// A raw NATS client (the text protocol, headers on): connects to `port`, sends `commands`
+// after CONNECT, then PING, and returns what the server said up to its PONG ("" on failure).
+inline std::string nats_raw_client(std::uint16_t port, const std::string& commands) {
+    const int fd = tcp_connect(port);
+    if (fd < 0) return "";
+    const std::string out =
+        "CONNECT {\"verbose\":false,\"pedantic\":false,\"headers\":true,"
+        "\"protocol\":1}\r\n" +
+        commands + "PING\r\n";
+    std::string in;
+    if (write(fd, out.data(), out.size()) == static_cast<ssize_t>(out.size())) {
+        char buf[4096];
+        const auto deadline = std::chrono::steady_clock::now() + 5s;
+        while (in.find("PONG") == std::string::npos &&
+               std::chrono::steady_clock::now() < deadline) {
+            const ssize_t n = read(fd, buf, sizeof buf);
+            if (n <= 0) break;
+            in.append(buf, static_cast<std::size_t>(n));
+        }
+    }
+    close(fd);
+    return in;
+}
+
 }  // namespace herald::test
