@@ -69,6 +69,12 @@ NatsEngine::NatsEngine(const HubOptions& options, OnPublish on_publish, OnLost o
 }
 
 NatsEngine::~NatsEngine() {
+    {
+        std::lock_guard lock(mu_);
+        closing_ = true;  // what cnats still delivers is freed at once
+        for (natsMsg* m : queue_) natsMsg_Destroy(m);
+        queue_.clear();
+    }
     for (auto& [group, sub] : subs_) {
         natsSubscription_Unsubscribe(sub);
         natsSubscription_Destroy(sub);
@@ -78,9 +84,10 @@ NatsEngine::~NatsEngine() {
         natsConnection_Destroy(nc_);
     }
     if (opts_ != nullptr) natsOptions_Destroy(opts_);
-    std::lock_guard lock(mu_);
-    for (natsMsg* m : queue_) natsMsg_Destroy(m);
-    queue_.clear();
+    // Every NATS object is destroyed: cnats's threads (delivery pool, reconnect, callbacks)
+    // end before this object does, so none calls back into it afterwards. One engine per hub
+    // process, so closing the library is ours to do.
+    if (nc_ != nullptr) nats_CloseAndWait(2000);
     if (wake_.fd >= 0) close(wake_.fd);
 }
 
@@ -148,6 +155,10 @@ void NatsEngine::enqueue(natsMsg* msg) {
     bool was_empty = false;
     {
         std::lock_guard lock(mu_);
+        if (closing_) {
+            natsMsg_Destroy(msg);
+            return;
+        }
         if (queued_bytes_ + bytes > options_.nats_buffer) {
             remember_dropped(natsMsg_GetSubject(msg));
             was_empty = true;  // wake the hub to report it (a spurious wake is harmless)

@@ -135,6 +135,7 @@ class NatsEngine final : public HandleOwner {
     std::size_t queued_bytes_ = 0;          // their subjects and bodies
     std::vector<std::string> dropped_;      // subjects of messages dropped meanwhile
     bool dropped_all_ = false;              // more dropped than dropped_ holds
+    bool closing_ = false;                  // the destructor runs: queue nothing
     std::uint64_t dropped_count_ = 0;       // messages dropped since the last drain
     std::vector<natsMsg*> taken_;           // the hub's side of the swap
     std::atomic<bool> reconnected_{false};  // cnats reconnected since the hub last looked
