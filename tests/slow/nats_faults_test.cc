@@ -81,9 +81,11 @@ TEST(NatsFaults, KilledServerMeansEverythingOr1013AndCountersAgree) {
     }
     // Host 1 reconnects to another server.
     EXPECT_TRUE(nats_eventually([&] { return c.hosts[0].nats("reconnects") >= 1; }, 30s));
+    const std::string dead = "\"server\":\"" + nats.servers[0].url() + "\"";
     EXPECT_TRUE(nats_eventually([&] {
-        return http_get_body(c.hosts[0].api_port, "/stats").find("\"nats\":{\"connected\":true") !=
-               std::string::npos;
+        const std::string stats = http_get_body(c.hosts[0].api_port, "/stats");
+        return stats.find("\"nats\":{\"connected\":true") != std::string::npos &&
+               stats.find(dead) == std::string::npos;
     }));
     for (std::thread& t : readers) t.join();
     for (std::size_t m = 0; m < members.size(); ++m) {
