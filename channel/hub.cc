@@ -57,6 +57,18 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
         ++lost_groups_;
         relay_.write_control(kLostRecord, 0, group);
     });
+    if (options_.engine == Engine::kNats) {
+        nats_ = std::make_unique<hub::NatsEngine>(
+            options_,
+            [this](std::string_view group, std::span<const std::uint8_t> message) {
+                ++remote_publishes_;
+                relay_.publish(group, message);
+            },
+            [this](std::string_view group) {
+                ++lost_groups_;
+                relay_.write_control(kLostRecord, 0, group);
+            });
+    }
     if (options_.api_enabled) {
         AdminOptions admin;
         admin.listen = options_.api_listen.to_string();
@@ -78,6 +90,9 @@ Hub::~Hub() {
 core::Status Hub::start() {
     if (core::Status s = poller_.open(); !s) return s;
     if (core::Status s = mesh_.listen(); !s) return s;
+    if (nats_) {
+        if (core::Status s = nats_->start(poller_); !s) return core::Error{"hub: " + s.error()};
+    }
     if (admin_) {
         if (core::Status s = admin_->start(); !s) return core::Error{"hub: " + s.error()};
         admin_fd_.fd = admin_->epoll_fd();
@@ -178,12 +193,19 @@ void Hub::apply_limits(const HubOptions& limits) {
     if (admin_) admin_->set_token(limits.api_token);
 }
 
-void Hub::on_tick(core::Nanos now) { mesh_.tick(now); }
+void Hub::on_tick(core::Nanos now) {
+    if (nats_) {
+        nats_->tick(now);
+    } else {
+        mesh_.tick(now);
+    }
+}
 
 // ---- the workers' rings -------------------------------------------------------------------
 
 bool Hub::ring_wants(std::string_view group) {
-    if (interest_.any_peer_wants(group)) return true;
+    // NATS carries interest between its servers: every publish goes to it.
+    if (nats_ || interest_.any_peer_wants(group)) return true;
     ++local_publishes_;
     ++unrouted_;
     return false;
@@ -191,22 +213,43 @@ bool Hub::ring_wants(std::string_view group) {
 
 void Hub::ring_deliver(std::string_view group, std::span<const std::uint8_t> message) {
     ++local_publishes_;
-    if (!mesh_.forward(group, message)) ++unrouted_;
+    forward(group, message);
 }
 
 // A group's first and last worker with members: peers hear of it.
 void Hub::ring_interest(std::uint32_t from, std::string_view group, bool joined) {
     if (joined) {
-        if (interest_.join(from, group)) mesh_.send_to_linked(FrameType::kSubscribe, group);
+        if (interest_.join(from, group)) announce(group, true);
     } else if (interest_.leave(from, group)) {
-        mesh_.send_to_linked(FrameType::kUnsubscribe, group);
+        announce(group, false);
     }
 }
 
 void Hub::ring_reset(std::uint32_t from) {
-    for (const std::string& g : interest_.reset(from)) {
-        mesh_.send_to_linked(FrameType::kUnsubscribe, g);
+    for (const std::string& g : interest_.reset(from)) announce(g, false);
+}
+
+// To the other hosts: NATS (always published: only subscribed hosts get it), or the mesh
+// peers that want it (counted unrouted when none does).
+void Hub::forward(std::string_view group, std::span<const std::uint8_t> message) {
+    if (nats_) {
+        nats_->publish(group, message);
+    } else if (!mesh_.forward(group, message)) {
+        ++unrouted_;
     }
+}
+
+// The host gained its first member of `group` (joined) or lost its last.
+void Hub::announce(std::string_view group, bool joined) {
+    if (nats_) {
+        if (joined) {
+            nats_->subscribe(group);
+        } else {
+            nats_->unsubscribe(group);
+        }
+        return;
+    }
+    mesh_.send_to_linked(joined ? FrameType::kSubscribe : FrameType::kUnsubscribe, group);
 }
 
 // ---- the admin listener's requests -------------------------------------------------------
@@ -215,8 +258,8 @@ PublishOutcome Hub::publish(std::string_view group, std::string_view message) {
     if (stopping_) return PublishOutcome::kUnavailable;
     if (message.size() > options_.max_message) return PublishOutcome::kTooBig;
     const std::span bytes(reinterpret_cast<const std::uint8_t*>(message.data()), message.size());
-    relay_.publish(group, bytes);                   // this host's workers
-    if (!mesh_.forward(group, bytes)) ++unrouted_;  // the other hosts that have members
+    relay_.publish(group, bytes);  // this host's workers
+    forward(group, bytes);         // the other hosts that have members
     ++api_publishes_;
     return PublishOutcome::kAccepted;
 }
@@ -237,6 +280,7 @@ std::string Hub::hub_stats() const {
     };
     std::string out = "{\"node_id\":" + std::to_string(options_.node_id);
     out.append(",\"cluster\":\"").append(options_.cluster).append("\"");
+    out.append(",\"engine\":\"").append(nats_ ? "nats" : "mesh").append("\"");
     field(out, "interest", interest_.local().size());
     field(out, "local_publishes", local_publishes_);
     field(out, "remote_publishes", remote_publishes_);
@@ -248,6 +292,7 @@ std::string Hub::hub_stats() const {
     field(out, "rejected_links", mesh_.rejected_links());
     field(out, "unnamed_links", mesh_.unnamed_links());
     mesh_.append_stats(out);
+    if (nats_) nats_->append_stats(out);
     return out;
 }
 
@@ -262,8 +307,21 @@ std::string Hub::stats_json() {
 }
 
 ReadyState Hub::ready() {
-    return {workers_ready(region_, self_),
-            render_ready_json(region_, self_, options_.cluster_enabled ? &mesh_ : nullptr)};
+    ReadyState state{
+        workers_ready(region_, self_),
+        render_ready_json(region_, self_, options_.cluster_enabled ? &mesh_ : nullptr)};
+    if (nats_) {
+        // Not ready while the NATS connection is down: this host would miss other hosts'
+        // publishes.
+        const bool up = nats_->connected();
+        state.ready = state.ready && up;
+        state.json.pop_back();
+        if (const std::size_t at = state.json.find("\"ready\":true"); !up && at == 1)
+            state.json.replace(at, 13, "\"ready\":false");
+        state.json.append(",\"nats\":{\"connected\":").append(up ? "true" : "false");
+        state.json.append(",\"server\":\"").append(nats_->connected_url()).append("\"}}");
+    }
+    return state;
 }
 
 }  // namespace herald::channel

@@ -20,6 +20,7 @@
 #include "channel/admin_server.h"
 #include "channel/hub_options.h"
 #include "channel/interest_table.h"
+#include "channel/nats_engine.h"
 #include "channel/peer_mesh.h"
 #include "channel/poller.h"
 #include "channel/shm_region.h"
@@ -60,6 +61,9 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     void ring_deliver(std::string_view group, std::span<const std::uint8_t> message);
     void ring_interest(std::uint32_t from, std::string_view group, bool joined);
     void ring_reset(std::uint32_t from);
+    // The seam between the hub and its engine (the mesh, or NATS with --engine nats).
+    void forward(std::string_view group, std::span<const std::uint8_t> message);
+    void announce(std::string_view group, bool joined);
 
     // HandleOwner: the wake eventfd and the signalfd.
     void on_ready(hub::Handle& h, std::uint32_t events) override;
@@ -85,7 +89,8 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     core::BlockPool pool_;
     hub::Poller poller_;
     hub::InterestTable interest_;
-    hub::Mesh mesh_;
+    hub::Mesh mesh_;                         // --engine mesh (idle with nats)
+    std::unique_ptr<hub::NatsEngine> nats_;  // --engine nats
     const ShmRegion& region_;
     std::uint32_t self_;
     std::unique_ptr<AdminServer> admin_;  // with --admin-listen

@@ -36,6 +36,7 @@ std::string Hub::metrics_text() {
     one(m, "herald_hub_unnamed_links", "peer links still waiting for their HELLO", T::kGauge,
         mesh_.unnamed_links());
     append_peer_metrics(m, mesh_);
+    if (nats_) nats_->append_metrics(m);
     if (admin_) {
         const AdminCounters& c = admin_->counters();
         one(m, "herald_admin_requests_total", "answers the admin listener queued", T::kCounter,

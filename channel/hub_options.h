@@ -12,6 +12,12 @@
 
 namespace herald::channel {
 
+// What carries publishes between hosts (--engine).
+enum class Engine : std::uint8_t {
+    kMesh,  // herald's own TCP mesh (channel/peer_mesh.h)
+    kNats,  // a NATS cluster (channel/nats_engine.h)
+};
+
 struct HubOptions {
     std::uint32_t node_id = 1;             // --node-id: unique in the cluster
     std::string cluster = "herald";        // --cluster-name: both ends of a link must agree
@@ -34,6 +40,11 @@ struct HubOptions {
     std::size_t max_message = 1u << 20;                      // as the workers' --max-message
     std::size_t max_group_id = 128;                          // as the workers' --max-group-id
     std::size_t max_peer_groups = 1u << 20;  // SUBSCRIBEs one peer may hold; beyond: wants all
+    Engine engine = Engine::kMesh;                           // --engine mesh|nats
+    std::vector<std::string> nats_urls;  // --nats-url: nats:// or tls://, user:pass@ or token@
+    std::string nats_creds;              // --nats-creds FILE: a NATS user credentials file
+    std::string nats_prefix;             // --nats-prefix ("": herald.<cluster>.g.)
+    std::size_t nats_buffer = 8u << 20;  // --nats-buffer: reconnect buffer and inbound queue
 };
 
 }  // namespace herald::channel

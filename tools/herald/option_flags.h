@@ -28,6 +28,9 @@ struct Pending {
     std::uint64_t max_backpressure = 0;
     std::uint64_t recv_buffer_size = 0;
     std::uint64_t peer_buffer = 0;
+    std::uint64_t nats_buffer = 0;
+    std::string engine = "mesh";  // --engine
+    std::string nats_urls;        // --nats-url LIST
     std::string jwt_key;          // --jwt-key FILE
     std::string jwt_audience;     // --jwt-audience AUD
     std::string allowed_origins;  // --allowed-origins LIST
@@ -190,5 +193,9 @@ inline Flags::Setter cluster_name_flag(std::string& target) {
 void add_access_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k);
 core::Status resolve_access(const Pending& p, HeraldOptions& o);
 void add_tls_flags(Flags& flags, HeraldOptions& o, Keys& k);
+// The NATS engine's flags (options_nats.cc), and their resolution into o.hub_options after
+// the cluster flags (the error has no "see --help" yet).
+void add_nats_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k);
+core::Status resolve_nats(const Pending& p, HeraldOptions& o);
 
 }  // namespace herald::tools::detail

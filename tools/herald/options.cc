@@ -249,11 +249,13 @@ Flags make_flags(HeraldOptions& o, Pending& p, Keys& k) {
     p.max_backpressure = o.server.max_backpressure;
     p.recv_buffer_size = o.server.recv_buffer_size;
     p.peer_buffer = o.hub_options.peer_buffer;
+    p.nats_buffer = o.hub_options.nats_buffer;
     Flags flags("herald", kSummary);
     add_process_flags(flags, o, p, k);
     add_limit_flags(flags, o, p, k);
     add_access_flags(flags, o, p, k);
     add_cluster_flags(flags, o, p, k);
+    add_nats_flags(flags, o, p, k);
     add_admin_flags(flags, o, p, k);
     add_tls_flags(flags, o, k);
     add_uring_and_other_flags(flags, o, p, k);
@@ -319,7 +321,8 @@ core::Status resolve_cluster(const Pending& p, HeraldOptions& o) {
         hub.api_enabled = true;
         hub.api_listen = *e;
     }
-    o.hub = hub.cluster_enabled || hub.api_enabled;
+    if (core::Status nats = resolve_nats(p, o); !nats) return nats;
+    o.hub = hub.cluster_enabled || hub.api_enabled || hub.engine == channel::Engine::kNats;
     return {};
 }
 

@@ -178,6 +178,31 @@ TEST(HeraldConfig, MissingFileIsAnError) {
     EXPECT_EQ(o.error(), "/nonexistent/herald.toml: cannot read: No such file or directory");
 }
 
+constexpr const char* kNatsKeys = R"([cluster]
+engine = "nats"
+nats-url = ["nats://u:p@127.0.0.1:4222", "tls://127.0.0.1:4223"]
+nats-creds = "/etc/herald/hub.creds"
+nats-prefix = "acme.herald."
+nats-buffer = "1MiB"
+)";
+
+TEST(HeraldConfig, NatsKeysLiveInTheClusterTableAndPrintBackTheSame) {
+    ConfigFile file(kNatsKeys);
+    core::Result<HeraldOptions> o = parse({"--config", file.path()});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->hub_options.engine, channel::Engine::kNats);
+    EXPECT_EQ(o->hub_options.nats_urls.size(), 2u);
+    EXPECT_EQ(o->hub_options.nats_creds, "/etc/herald/hub.creds");
+    EXPECT_EQ(o->hub_options.nats_prefix, "acme.herald.");
+    EXPECT_EQ(o->hub_options.nats_buffer, 1u << 20);
+    EXPECT_TRUE(o->hub);
+    const std::string printed = print_config_text(*o);
+    ConfigFile again(printed);
+    core::Result<HeraldOptions> second = parse({"--config", again.path()});
+    ASSERT_TRUE(second) << second.error() << "\n" << printed;
+    EXPECT_EQ(print_config_text(*second), printed);
+}
+
 TEST(HeraldConfig, PrintedConfigurationReadsBackTheSame) {
     for (const char* text : {kEveryKey, ""}) {
         ConfigFile file(text);

@@ -113,6 +113,38 @@ TEST(HeraldOptions, ApiListenAloneRunsAHub) {
     EXPECT_EQ(o->hub_options.api_token, "secret");
 }
 
+TEST(HeraldOptions, NatsEngineRunsAHubWithTheDefaultPrefix) {
+    core::Result<HeraldOptions> o =
+        parse({"--workers", "1", "--engine", "nats", "--cluster-name", "east", "--nats-url",
+               "nats://u:p@127.0.0.1:4222,,tls://tok@10.0.0.2:4222", "--nats-creds", "x.creds"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_TRUE(o->hub);
+    EXPECT_TRUE(o->relay.interest);
+    EXPECT_FALSE(o->hub_options.cluster_enabled);
+    EXPECT_EQ(o->hub_options.engine, channel::Engine::kNats);
+    ASSERT_EQ(o->hub_options.nats_urls.size(), 2u);
+    EXPECT_EQ(o->hub_options.nats_urls[1], "tls://tok@10.0.0.2:4222");
+    EXPECT_EQ(o->hub_options.nats_creds, "x.creds");
+    EXPECT_EQ(o->hub_options.nats_prefix, "herald.east.g.");
+}
+
+TEST(HeraldOptions, NatsEngineErrorsAreOneClearLine) {
+    EXPECT_EQ(error_of({"--engine", "nats"}),
+              std::string("--engine nats needs --nats-url") + kSeeHelp);
+    EXPECT_EQ(error_of({"--engine", "kafka"}),
+              std::string("--engine: expected mesh or nats") + kSeeHelp);
+    EXPECT_EQ(error_of({"--nats-url", "nats://127.0.0.1:4222"}),
+              std::string("--nats-url needs --engine nats") + kSeeHelp);
+    EXPECT_NE(error_of({"--engine", "nats", "--nats-url", "http://x:1"}).find("--nats-url:"),
+              std::string::npos);
+    EXPECT_NE(error_of({"--engine", "nats", "--nats-url", "nats://x:1", "--nats-prefix", "a.*."})
+                  .find("--nats-prefix:"),
+              std::string::npos);
+    EXPECT_EQ(error_of({"--engine", "nats", "--nats-url", "nats://x:1", "--cluster-listen",
+                        "127.0.0.1:1"}),
+              std::string("--cluster-listen and --peers are for --engine mesh") + kSeeHelp);
+}
+
 TEST(HeraldOptions, OverflowLimitHoldsFourLargestMessages) {
     core::Result<HeraldOptions> o = parse({"--ring-size", "64KiB", "--max-message", "1MiB"});
     ASSERT_TRUE(o) << o.error();
@@ -291,6 +323,10 @@ TEST(HeraldOptions, UsageDescribesEveryFlagUnderItsSection) {
                             "  --cluster-name NAME",
                             "  --peer-buffer BYTES",
                             "  --peer-timeout DURATION",
+                            "  --engine mesh|nats",
+                            "  --nats-url URL,...",
+                            "  --nats-creds FILE",
+                            "  --nats-prefix PREFIX",
                             "  --api-listen HOST:PORT",
                             "  --api-token TOKEN",
                             "\nio_uring:\n",
