@@ -190,5 +190,7 @@ inline Flags::Setter cluster_name_flag(std::string& target) {
 void add_access_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k);
 core::Status resolve_access(const Pending& p, HeraldOptions& o);
 void add_tls_flags(Flags& flags, HeraldOptions& o, Keys& k);
+// The kernel-path flags (options_kernel.cc): --zerocopy-threshold, --sqpoll, --busy-poll-us.
+void add_kernel_flags(Flags& flags, HeraldOptions& o, Keys& k);
 
 }  // namespace herald::tools::detail
