@@ -35,7 +35,8 @@ class ScopedEnv {
 // `size` bytes of letters that differ from message to message and along the message.
 std::string payload(std::size_t size, int seed) {
     std::string s(size, 'a');
-    for (std::size_t i = 0; i < size; ++i) s[i] = static_cast<char>('a' + (i * 7 + seed) % 26);
+    for (std::size_t i = 0; i < size; ++i)
+        s[i] = static_cast<char>('a' + (i * 7 + static_cast<std::size_t>(seed)) % 26);
     return s;
 }
 
@@ -168,7 +169,7 @@ TEST(KernelPaths, ConnectionsDieWithZeroCopySendsAndNotificationsInFlight) {
         }
         for (int m = 0; m < 3; ++m) ASSERT_TRUE(publisher->send_to_group("die", message));
         ASSERT_TRUE(publisher->sync());  // herald has queued (and started) the sends
-        for (int i = 0; i < kMembers; ++i) {
+        for (std::size_t i = 0; i < members.size(); ++i) {
             if (i % 2 == 0) {  // RST: unread data makes close() reset, SO_LINGER 0 makes sure
                 const linger hard{1, 0};
                 setsockopt(members[i]->fd(), SOL_SOCKET, SO_LINGER, &hard, sizeof hard);
