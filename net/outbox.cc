@@ -31,7 +31,8 @@ void Outbox::mark_dirty(ConnRef c) {
 }
 
 void Outbox::flush() {
-    arena_.reset();  // what the last pass took was copied by the kernel at submission
+    ops_.uring().wait_consumed();  // SQPOLL: the kernel thread has copied the last pass's
+    arena_.reset();                // msghdrs (without it, io_uring_submit already did)
     for (const Dirty& d : dirty_) {
         Connection* c = conns_.find(d.slot, d.generation);
         if (c == nullptr) continue;

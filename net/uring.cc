@@ -215,6 +215,15 @@ io_uring_sqe* Uring::sqe() {
     return s;
 }
 
+// The SQ thread advances the ring's head once it has prepared (copied) the SQEs before it; a
+// sleeping thread is woken by io_uring_submit (IORING_SQ_NEED_WAKEUP).
+void Uring::wait_sq_empty() noexcept {
+    while (io_uring_sq_ready(&ring_) > 0) {
+        io_uring_submit(&ring_);
+        __builtin_ia32_pause();
+    }
+}
+
 bool Uring::submit_and_wait(int& error) {
     const int ret = io_uring_submit_and_wait(&ring_, 1);
     if (ret >= 0 || ret == -EINTR || ret == -EAGAIN || ret == -EBUSY) return true;

@@ -42,6 +42,13 @@ class Uring {
     // pass): returns false on an unexpected error with its errno in `error`, true otherwise
     // (EINTR, EAGAIN and EBUSY included), so no error string is ever built.
     bool submit(int& error);
+    // Under SQPOLL, waits until the kernel thread has taken every submitted SQE (and so copied
+    // what they point to: msghdrs, iovecs); nothing otherwise. Data an SQE points to is stable
+    // after io_uring_submit returns only without SQPOLL: the loop calls this before it reuses
+    // such memory (the Outbox's per-pass arena).
+    void wait_consumed() noexcept {
+        if (sqpoll_) wait_sq_empty();
+    }
     // Submits what is queued and waits until at least one completion is ready; returns as
     // submit() does.
     bool submit_and_wait(int& error);
@@ -86,6 +93,7 @@ class Uring {
     // Tries the ring set-ups in order; 0 or the last -errno.
     int setup(const UringConfig& config);
     void register_napi(unsigned busy_poll_us) noexcept;
+    void wait_sq_empty() noexcept;
 
     io_uring ring_{};
     bool initialized_ = false;
