@@ -11,7 +11,22 @@
 
 namespace herald::core {
 
+class Block;
 class BlockPool;
+
+// Told when a pool allocates or frees the memory of a block of at least the capacity it was
+// installed with (BlockPool::set_hooks): net/fixed_buffers.h registers such memory with io_uring
+// for zero-copy sends. Not on the hot path: only pool misses and trims call it.
+class BlockHooks {
+  public:
+    // `block`'s allocation, [block, block + bytes), is new.
+    virtual void allocated(Block* block, std::size_t bytes) noexcept = 0;
+    // `block`'s allocation is about to go back to malloc.
+    virtual void freeing(Block* block) noexcept = 0;
+
+  protected:
+    ~BlockHooks() = default;
+};
 
 // A block is one allocation: this header, then `capacity()` usable bytes, then kPadding more
 // readable bytes (so SIMD parsers such as simdjson may read past the end of the data).
@@ -85,6 +100,13 @@ class BlockPool {
     // Frees every cached block (an idle process gives its memory back).
     void trim() noexcept;
 
+    // Calls `hooks` (null: none) for every allocation and free of a block whose capacity is at
+    // least `min_capacity` bytes from now on. `hooks` must outlive the pool or be unset first.
+    void set_hooks(BlockHooks* hooks, std::size_t min_capacity) noexcept {
+        hooks_ = hooks;
+        hooks_min_ = min_capacity;
+    }
+
     struct Stats {
         std::uint64_t live_blocks = 0;   // handed out, not yet returned
         std::uint64_t cached_bytes = 0;  // on free lists
@@ -95,6 +117,7 @@ class BlockPool {
   private:
     friend class Block;
     void recycle(Block* block) noexcept;
+    void release(Block* block) noexcept;  // back to malloc, hooks told
 
     struct FreeList {
         Block* head = nullptr;
@@ -103,6 +126,8 @@ class BlockPool {
     std::array<FreeList, kClasses> free_{};
     std::size_t cache_limit_;
     Stats stats_{};
+    BlockHooks* hooks_ = nullptr;
+    std::size_t hooks_min_ = 0;
 };
 
 inline void Block::unref() noexcept {

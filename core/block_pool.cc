@@ -43,7 +43,7 @@ void BlockPool::trim() noexcept {
         while (list.head != nullptr) {
             Block* b = list.head;
             list.head = b->next_free_;
-            std::free(b);
+            release(b);
         }
         list.bytes = 0;
     }
@@ -65,6 +65,8 @@ Block* BlockPool::acquire(std::size_t min_capacity) {
         b->capacity_ = static_cast<std::uint32_t>(capacity);
         b->pool_ = this;
         ++stats_.mallocs;
+        if (hooks_ != nullptr && capacity >= hooks_min_)
+            hooks_->allocated(b, total_bytes(capacity));
     }
     b->refs_ = 1;
     b->next_free_ = nullptr;
@@ -85,13 +87,18 @@ Block* BlockPool::grow(Block* old, std::size_t min_capacity, std::size_t keep) {
     return b;
 }
 
+void BlockPool::release(Block* b) noexcept {
+    if (hooks_ != nullptr && b->capacity_ >= hooks_min_) hooks_->freeing(b);
+    std::free(b);
+}
+
 void BlockPool::recycle(Block* b) noexcept {
     --stats_.live_blocks;
     const unsigned klass = class_for(b->capacity_);
     const std::size_t bytes = total_bytes(b->capacity_);
     if (klass == kUnpooled ||
         (free_[klass].bytes + bytes > cache_limit_ && free_[klass].head != nullptr)) {
-        std::free(b);
+        release(b);
         return;
     }
     FreeList& list = free_[klass];

@@ -31,7 +31,8 @@ void Outbox::mark_dirty(ConnRef c) {
 }
 
 void Outbox::flush() {
-    arena_.reset();  // what the last pass took was copied by the kernel at submission
+    ops_.uring().wait_consumed();  // SQPOLL: the kernel thread has copied the last pass's
+    arena_.reset();                // msghdrs (without it, io_uring_submit already did)
     for (const Dirty& d : dirty_) {
         Connection* c = conns_.find(d.slot, d.generation);
         if (c == nullptr) continue;
@@ -48,12 +49,14 @@ void Outbox::flush() {
 
 // One send for everything queued (up to SendArena::kMaxFrames frames): a plain send for one
 // frame, sendmsg with an iovec per frame otherwise. MSG_WAITALL makes io_uring finish a
-// partial write itself.
+// partial write itself. A head frame at the zero-copy threshold leaves alone with SEND_ZC.
 void Outbox::start_send(ConnRef c) {
     constexpr int kFlags = MSG_NOSIGNAL | MSG_WAITALL;
     Connection& conn = c.conn;
     iovec first[2];
-    if (describe(conn, first, 2) == 1) {
+    const std::size_t described = describe(conn, first, 2);
+    if (wants_zero_copy(conn, first[0].iov_len)) return start_zc_send(c, first[0]);
+    if (described == 1) {
         ops_.prepare(c, Op::kSend, [&](io_uring_sqe* sqe, int target) {
             io_uring_prep_send(sqe, target, first[0].iov_base, first[0].iov_len, kFlags);
         });

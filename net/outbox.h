@@ -5,6 +5,10 @@
 //     describe() its frames as the bytes to write ──▶ one send (1 frame) / sendmsg (iovecs)
 //     with MSG_WAITALL ──▶ on_sent(): written() releases the frames the kernel took
 //
+// A frame of at least the zero-copy threshold at the head of a ws:// connection's queue leaves
+// alone with IORING_OP_SEND_ZC instead (net/outbox_zc.cc): from the block's registered fixed
+// buffer where it has one (net/fixed_buffers.h), its block held until the notification CQE.
+//
 // describe()/written() are the one seam between queued frames and the bytes on the wire (TLS
 // record encryption belongs there).
 #pragma once
@@ -22,8 +26,11 @@
 #include "net/conn_ops.h"
 #include "net/connection.h"
 #include "net/send_queue.h"
+#include "net/worker_stats.h"
 
 namespace herald::net {
+
+class FixedBuffers;
 
 // What enqueue() did with a frame (in the spirit of uWebSockets' SendStatus).
 enum class SendStatus : std::uint8_t {
@@ -74,6 +81,34 @@ class Outbox {
         : ops_(ops), conns_(conns), max_backpressure_(max_backpressure) {}
     Outbox(const Outbox&) = delete;
     Outbox& operator=(const Outbox&) = delete;
+    // Drops the blocks zero-copy sends still hold (the loop is gone: no notification will come).
+    ~Outbox();
+
+    // Zero-copy sends: frames of at least `threshold` bytes (0: none) go out with SEND_ZC, from
+    // `fixed`'s registered buffers where a block has one (null: plain SEND_ZC); zerocopy_*
+    // counters go to `stats`. keep_copying: never stop on a connection whose sends the kernel
+    // copies (the benchmarks' HERALD_ZEROCOPY_KEEP=1, to measure the cost of a copying path).
+    void set_zero_copy(std::uint32_t threshold, const FixedBuffers* fixed, WorkerStats* stats,
+                       bool keep_copying) noexcept;
+    // Copied notifications in a row after which a connection stops using zero-copy.
+    static constexpr std::uint8_t kZcCopiedLimit = 4;
+    // Zero-copy sends one connection may have waiting for their notification (it bounds the
+    // blocks pinned and c.conn.ops); beyond, its frames go out with plain sends.
+    static constexpr std::uint8_t kZcMaxPending = 8;
+    // Keeps c off zero-copy (its path always copies: loopback, veth).
+    static void disable_zero_copy(Connection& c) noexcept { c.zc_copied = kZcCopiedLimit; }
+
+    // What a CQE of a zero-copy send (user_data index `flight`) meant.
+    struct ZcCompletion {
+        Connection* conn;    // the connection it belongs to (null: an unknown flight)
+        std::uint32_t slot;  // its slab slot
+        bool notification;   // the kernel is done with the block (IORING_CQE_F_NOTIF)
+    };
+    // The first CQE (bytes or -errno) goes on to on_sent() as any send's; with
+    // IORING_CQE_F_MORE its notification is still due and stays counted in c.conn.ops. The
+    // notification releases the block, counts zerocopy_copied when the kernel reports a copy
+    // (IORING_NOTIF_USAGE_ZC_COPIED) and leaves c.conn.ops one lower.
+    ZcCompletion on_zc_cqe(std::uint32_t flight, int res, unsigned flags) noexcept;
 
     // Queues one more reference to `frame` (the caller keeps its own). kBackpressure when the
     // connection already owes more than max_backpressure bytes counting this frame (a frame
@@ -108,6 +143,13 @@ class Outbox {
   private:
     void mark_dirty(ConnRef c);
     void start_send(ConnRef c);
+    bool wants_zero_copy(const Connection& c, std::size_t bytes) const noexcept {
+        return bytes >= zc_threshold_ && zc_threshold_ != 0 && c.zc_copied < kZcCopiedLimit &&
+               c.zc_pending < kZcMaxPending;
+    }
+    // Sends `frame` (the head frame, alone) with SEND_ZC.
+    void start_zc_send(ConnRef c, const iovec& frame);
+    void end_flight(std::uint32_t flight) noexcept;
     // wss://: ciphertext taken from the session or still in it.
     static bool tls_pending(const Connection& c) noexcept {
         return c.tls != nullptr && (c.tls->sending || c.tls->session.output_bytes() > 0);
@@ -132,6 +174,19 @@ class Outbox {
     ConnOps& ops_;
     core::Slab<Connection>& conns_;
     std::uint64_t max_backpressure_;
+
+    // Zero-copy sends in flight (first CQE or notification still due), named by index.
+    struct ZcFlight {
+        std::uint32_t slot;
+        std::uint32_t generation;
+        core::Block* block;  // one reference, dropped at the notification (null: free entry)
+    };
+    std::uint32_t zc_threshold_ = 0;
+    bool zc_keep_copying_ = false;
+    const FixedBuffers* fixed_ = nullptr;
+    WorkerStats* zc_stats_ = nullptr;
+    std::vector<ZcFlight> flights_;
+    std::vector<std::uint32_t> free_flights_;
 
   public:
     // A new --max-backpressure (SIGHUP reload): it bounds the next enqueue().

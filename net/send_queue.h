@@ -53,6 +53,8 @@ class SendQueue {
     ~SendQueue() { HERALD_DCHECK(head_ == nullptr); }
 
     bool empty() const noexcept { return head_ == nullptr; }
+    // The block holding the first frame (null when empty).
+    core::Block* head_block() const noexcept { return head_ == nullptr ? nullptr : head_->block; }
     std::uint64_t bytes() const noexcept { return bytes_; }
 
     // Appends `block` (frame bytes [begin, begin + size)); the queue takes over one reference.

@@ -67,9 +67,14 @@ core::Result<Endpoint> Server::start() {
         .registered_files = conns_.capacity(),
         .recv_buffers = want_ring ? options_.recv_buffers : 0,
         .recv_buffer_size = options_.recv_buffer_size,
+        .sqpoll = options_.sqpoll,
+        .sqpoll_cpu = options_.sqpoll_cpu,
+        .busy_poll_us = options_.busy_poll_us,
     };
     if (core::Status ready = uring_.init(config); !ready) return core::Error{ready.error()};
     ops_.set_fixed_files(uring_.has_registered_files());
+    report_ring_options();
+    start_zero_copy();
     if (options_.handle_signals) {
         // Blocked from here on, so a signal that arrives before the loop runs is not lost.
         sigset_t set;
@@ -156,6 +161,8 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
             return on_signal();
         case Op::kWake:
             return arm_wake();
+        case Op::kSendZc:
+            return on_send_zc(cqe);
         case Op::kNone:
             return;
         default:
@@ -214,6 +221,7 @@ void Server::on_accept(int res, bool more) {
         conns_.erase(slot);
     } else {
         conns_[slot].fd = fd;
+        if (zc_check_paths_ && paths_.socket_copies(fd)) Outbox::disable_zero_copy(conns_[slot]);
         conns_[slot].refused = over;
         refused_open_ += over ? 1 : 0;
         stats_->rejected.add(over ? 1 : 0);

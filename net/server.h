@@ -34,9 +34,11 @@
 #include "net/conn_ops.h"
 #include "net/connection.h"
 #include "net/fan_out.h"
+#include "net/fixed_buffers.h"
 #include "net/http_answer.h"
 #include "net/inbox.h"
 #include "net/listener.h"
+#include "net/local_paths.h"
 #include "net/outbox.h"
 #include "net/relay.h"
 #include "net/server_options.h"
@@ -156,6 +158,13 @@ class Server final : public RecordSink {
     // (ETIMEDOUT) instead of being retransmitted for ~15 minutes.
     static void bound_dead_peers(int fd, const ServerOptions& options) noexcept;
 
+    // --- kernel paths (server_kernel.cc): SQPOLL, NAPI busy polling, zero-copy sends
+    // One start-up line per asked-for ring option (--sqpoll, --busy-poll-us) saying what took.
+    void report_ring_options();
+    // Decides --zerocopy-threshold (probe, fixed buffers, auto's paths) and logs one line.
+    void start_zero_copy();
+    void on_send_zc(const io_uring_cqe& cqe);
+
     // --- connection I/O (server_io.cc)
     void on_send(ConnRef c, int res);
     void on_close(ConnRef c);
@@ -211,6 +220,9 @@ class Server final : public RecordSink {
     Relay* relay_ = nullptr;
     WorkerStats* stats_;
     Uring uring_;
+    FixedBuffers fixed_{uring_};   // the pool's large blocks as fixed buffers (zero-copy sends)
+    LocalPaths paths_;             // --zerocopy-threshold auto: addresses over loopback / veth
+    bool zc_check_paths_ = false;  // auto: check each accepted connection's path
     Listener listener_{uring_};
     int signal_fd_ = -1;
     std::atomic<bool> stop_requested_{false};

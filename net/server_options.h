@@ -55,6 +55,17 @@ struct ServerOptions {
     std::uint32_t max_conns_per_ip = 0;               // --max-conns-per-ip (0: unlimited)
 
     TlsFiles tls;  // --tls-cert / --tls-key / --tls-ca: wss:// when cert is set
+
+    // Kernel paths (docs/KERNEL_BYPASS.md, net/server_kernel.cc).
+    // --zerocopy-threshold: frames of at least this many bytes go out with IORING_OP_SEND_ZC;
+    // kZeroCopyOff: never; kZeroCopyAuto: kZeroCopyAutoThreshold except over loopback and veth.
+    static constexpr std::uint32_t kZeroCopyOff = 0;
+    static constexpr std::uint32_t kZeroCopyAuto = UINT32_MAX;
+    static constexpr std::uint32_t kZeroCopyAutoThreshold = 16 * 1024;
+    std::uint32_t zerocopy_threshold = kZeroCopyAuto;
+    bool sqpoll = false;        // --sqpoll: IORING_SETUP_SQPOLL
+    int sqpoll_cpu = -1;        // --sqpoll=CPU: the SQ thread's CPU (-1: the kernel's choice)
+    unsigned busy_poll_us = 0;  // --busy-poll-us: NAPI busy polling while waiting (0: off)
 };
 
 }  // namespace herald::net

@@ -1,8 +1,13 @@
 #include "net/uring.h"
 
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "core/assert.h"
@@ -34,10 +39,16 @@ Uring::~Uring() {
     if (initialized_) io_uring_queue_exit(&ring_);
 }
 
-core::Status Uring::init(const UringConfig& config) {
+int Uring::setup(const UringConfig& config) {
     struct Attempt {
         unsigned flags;
         const char* name;
+    };
+    // SQPOLL excludes COOP_TASKRUN and DEFER_TASKRUN (the SQ thread runs the task work).
+    constexpr Attempt kSqpoll[] = {
+        {IORING_SETUP_SQPOLL | IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_SUBMIT_ALL,
+         "sqpoll, single-issuer"},
+        {IORING_SETUP_SQPOLL, "sqpoll"},
     };
     // SUBMIT_ALL: one bad SQE does not stop the rest of a batch.
     constexpr Attempt kAttempts[] = {
@@ -46,34 +57,95 @@ core::Status Uring::init(const UringConfig& config) {
         {IORING_SETUP_COOP_TASKRUN | IORING_SETUP_SUBMIT_ALL, "cooperative task-run"},
         {0, "plain"},
     };
-    int ret = -EINVAL;
-    for (const Attempt& attempt : kAttempts) {
+    auto attempt = [&](const Attempt& a) {
         io_uring_params params{};
-        params.flags = attempt.flags | IORING_SETUP_CQSIZE;
+        params.flags = a.flags | IORING_SETUP_CQSIZE;
         params.cq_entries = config.entries * 4;
-        ret = io_uring_queue_init_params(config.entries, &ring_, &params);
-        if (ret == 0) {
-            setup_mode_ = attempt.name;
-            if ((params.features & IORING_FEAT_SUBMIT_STABLE) == 0) {
-                io_uring_queue_exit(&ring_);
-                return core::Error{
-                    "this kernel's io_uring needs request data stable until completion "
-                    "(Linux < 5.5): run herald on Linux 6.1 or newer"};
-            }
-            break;
+        if ((a.flags & IORING_SETUP_SQPOLL) != 0 && config.sqpoll_cpu >= 0) {
+            params.flags |= IORING_SETUP_SQ_AFF;
+            params.sq_thread_cpu = static_cast<unsigned>(config.sqpoll_cpu);
         }
+        const int ret = io_uring_queue_init_params(config.entries, &ring_, &params);
+        if (ret == 0) {
+            setup_mode_ = a.name;
+            features_ = params.features;
+        }
+        return ret;
+    };
+    int ret = -EINVAL;
+    if (config.sqpoll) {
+        for (const Attempt& a : kSqpoll) {
+            ret = attempt(a);
+            if (ret == 0) {
+                sqpoll_ = true;
+                return 0;
+            }
+            if (ret != -EINVAL) break;
+        }
+        sqpoll_failure_ = std::strerror(-ret);
+    }
+    for (const Attempt& a : kAttempts) {
+        ret = attempt(a);
         if (ret != -EINVAL) break;  // only "flag unknown" is worth another attempt
     }
+    return ret;
+}
+
+core::Status Uring::init(const UringConfig& config) {
+    const int ret = setup(config);
     if (ret != 0) return core::Error{setup_error(-ret)};
+    if ((features_ & IORING_FEAT_SUBMIT_STABLE) == 0) {
+        io_uring_queue_exit(&ring_);
+        return core::Error{
+            "this kernel's io_uring needs request data stable until completion "
+            "(Linux < 5.5): run herald on Linux 6.1 or newer"};
+    }
     initialized_ = true;
 
     if (config.registered_files > 0) {
         files_registered_ = io_uring_register_files_sparse(&ring_, config.registered_files) == 0;
     }
+    if (config.busy_poll_us > 0) register_napi(config.busy_poll_us);
     if (config.recv_buffers > 0) {
         return setup_buffer_ring(config.recv_buffers, config.recv_buffer_size);
     }
     return {};
+}
+
+// IORING_REGISTER_NAPI (Linux 6.9): liburing 2.3 has no helper, so the raw register call with
+// the kernel's struct io_uring_napi (include/uapi/linux/io_uring.h), defined here because older
+// uapi headers lack it. Zeroed opcode/op_param mean "register, dynamic NAPI id tracking" on
+// kernels that know them (6.13+) and are reserved zeros before.
+void Uring::register_napi(unsigned busy_poll_us) noexcept {
+    struct NapiRegistration {
+        std::uint32_t busy_poll_to;  // microseconds
+        std::uint8_t prefer_busy_poll;
+        std::uint8_t opcode;
+        std::uint8_t pad[2];
+        std::uint32_t op_param;
+        std::uint32_t resv;
+    };
+    static_assert(sizeof(NapiRegistration) == 16);
+    constexpr unsigned kRegisterNapi = 27;  // IORING_REGISTER_NAPI
+    NapiRegistration reg{};
+    reg.busy_poll_to = busy_poll_us;
+    reg.prefer_busy_poll = 1;
+    const long ret = syscall(__NR_io_uring_register, ring_.ring_fd, kRegisterNapi, &reg, 1);
+    napi_result_ = ret < 0 ? -errno : 0;
+}
+
+bool Uring::probe_send_zc() noexcept {
+    const char* hook = std::getenv("HERALD_TEST_NO_SEND_ZC");
+    if (hook != nullptr && hook[0] != '\0' && std::strcmp(hook, "0") != 0) return false;
+    io_uring_probe* probe = io_uring_get_probe_ring(&ring_);
+    const bool opcode = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_SEND_ZC);
+    if (probe != nullptr) io_uring_free_probe(probe);
+    // IORING_SEND_ZC_REPORT_USAGE came in 6.2; 6.0 and 6.1 would fail such a send with EINVAL.
+    utsname u{};
+    unsigned major = 0;
+    unsigned minor = 0;
+    if (uname(&u) != 0 || std::sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+    return opcode && (major > 6 || (major == 6 && minor >= 2));
 }
 
 // A kernel without provided-buffer rings is no error: has_buffer_ring() stays false.
@@ -128,16 +200,28 @@ void Uring::publish_buffers() noexcept {
 }
 
 void Uring::release_buffer_memory() noexcept {
-    if (buffers_ != nullptr) madvise(buffers_, std::size_t{buf_count_} * buf_size_, MADV_DONTNEED);
+    // With SQPOLL the kernel thread may fill a buffer at any moment: keep them.
+    if (buffers_ != nullptr && !sqpoll_)
+        madvise(buffers_, std::size_t{buf_count_} * buf_size_, MADV_DONTNEED);
 }
 
 io_uring_sqe* Uring::sqe() {
     io_uring_sqe* s = io_uring_get_sqe(&ring_);
     while (s == nullptr) {
         io_uring_submit(&ring_);
+        if (sqpoll_) io_uring_sqring_wait(&ring_);  // the SQ thread empties the queue
         s = io_uring_get_sqe(&ring_);
     }
     return s;
+}
+
+// The SQ thread advances the ring's head once it has prepared (copied) the SQEs before it; a
+// sleeping thread is woken by io_uring_submit (IORING_SQ_NEED_WAKEUP).
+void Uring::wait_sq_empty() noexcept {
+    while (io_uring_sq_ready(&ring_) > 0) {
+        io_uring_submit(&ring_);
+        __builtin_ia32_pause();
+    }
 }
 
 bool Uring::submit_and_wait(int& error) {

@@ -23,6 +23,7 @@ enum class Op : std::uint8_t {
     kTimer,     // the loop's periodic tick
     kSignal,    // read of the signalfd (SIGINT, SIGTERM)
     kWake,      // read of the loop's eventfd (work from another process)
+    kSendZc,    // SEND_ZC of one frame: index names the Outbox's flight, not the slot
 };
 
 constexpr std::uint64_t encode_user_data(Op op, std::uint32_t generation,

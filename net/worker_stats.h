@@ -69,6 +69,11 @@ struct WorkerStats {
     core::Counter upgrades_refused_origin;  // upgrades answered 403: --allowed-origins
     core::Counter upgrades_refused_per_ip;  // upgrades answered 503: --max-conns-per-ip
     core::Counter closes_lost_remote;       // closed 1013: a peer hub dropped frames of its group
+
+    // Zero-copy sends (issue 18, --zerocopy-threshold).
+    core::Counter zerocopy_sends;     // frames sent with IORING_OP_SEND_ZC
+    core::Counter zerocopy_copied;    // of those, the kernel copied anyway (its notification said)
+    core::Counter zerocopy_disabled;  // connections that stopped zero-copy: copied every time
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
@@ -102,6 +107,9 @@ void for_each_counter(const WorkerStats& s, Fn&& fn) {
     fn("upgrades_refused_origin", s.upgrades_refused_origin);
     fn("upgrades_refused_per_ip", s.upgrades_refused_per_ip);
     fn("closes_lost_remote", s.closes_lost_remote);
+    fn("zerocopy_sends", s.zerocopy_sends);
+    fn("zerocopy_copied", s.zerocopy_copied);
+    fn("zerocopy_disabled", s.zerocopy_disabled);
 }
 
 }  // namespace herald::net

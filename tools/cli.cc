@@ -73,6 +73,11 @@ void Flags::add(std::string name, std::string value_name, std::string help, Sett
                       std::exchange(pending_section_, {})});
 }
 
+void Flags::add_optional(std::string name, std::string value_name, std::string help, Setter set) {
+    add(std::move(name), std::move(value_name), std::move(help), std::move(set));
+    flags_.back().optional = true;
+}
+
 void Flags::add_switch(std::string name, std::string help, std::function<void()> set) {
     flags_.push_back({std::move(name),
                       {},
@@ -112,7 +117,7 @@ core::Status Flags::parse(int argc, char** argv) {
             flag->on();
             continue;
         }
-        if (!has_value) {
+        if (!has_value && !flag->optional) {
             if (i + 1 >= argc) {
                 return core::Error{"--" + flag->name + " needs a value (" + flag->value_name + ")"};
             }
@@ -131,7 +136,11 @@ std::string Flags::usage() const {
     for (const Flag& f : flags_) {
         if (!f.section.empty()) out += "\n" + f.section + ":\n";
         std::string left = "  --" + f.name;
-        if (!f.value_name.empty()) left += " " + f.value_name;
+        if (f.optional) {
+            left += "[=" + f.value_name + "]";
+        } else if (!f.value_name.empty()) {
+            left += " " + f.value_name;
+        }
         if (left.size() < 30) {
             left.resize(30, ' ');
         } else {

@@ -34,6 +34,9 @@ class Flags {
 
     // A flag that takes a value.
     void add(std::string name, std::string value_name, std::string help, Setter set);
+    // A flag whose value is optional: --NAME (the setter gets "") or --NAME=VALUE (never a
+    // separate argument, so a following flag is not taken for its value).
+    void add_optional(std::string name, std::string value_name, std::string help, Setter set);
     // A flag without a value.
     void add_switch(std::string name, std::string help, std::function<void()> set);
     // A heading printed before the flags added after it.
@@ -53,7 +56,8 @@ class Flags {
         std::string help;
         Setter set;
         std::function<void()> on;
-        std::string section;  // non-empty: a heading before this flag
+        std::string section;    // non-empty: a heading before this flag
+        bool optional = false;  // the value may be left out (add_optional)
     };
     const Flag* find(std::string_view name) const;
 

@@ -197,5 +197,7 @@ void add_tls_flags(Flags& flags, HeraldOptions& o, Keys& k);
 // the cluster flags (the error has no "see --help" yet).
 void add_nats_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k);
 core::Status resolve_nats(const Pending& p, HeraldOptions& o);
+// The kernel-path flags (options_kernel.cc): --zerocopy-threshold, --sqpoll, --busy-poll-us.
+void add_kernel_flags(Flags& flags, HeraldOptions& o, Keys& k);
 
 }  // namespace herald::tools::detail

@@ -227,6 +227,7 @@ void add_uring_and_other_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys&
               size_flag(p.recv_buffer_size, 512, 1u << 20));
     key(k, "listen", "recv-buffer-size", "recv-buffer-size", ConfigType::kSize, Reload::kRestart,
         [](const HeraldOptions& x) { return num(x.server.recv_buffer_size); });
+    add_kernel_flags(flags, o, k);
     flags.section("Other");
     flags.add("config", "FILE",
               "read flags from this TOML file first (docs/OPERATIONS.md); flags\n"

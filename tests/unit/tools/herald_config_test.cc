@@ -54,6 +54,9 @@ address = "127.0.0.1:4321"
 recv-mode = "poll"
 recv-buffers = 64
 recv-buffer-size = "8KiB"
+zerocopy-threshold = "64KiB"
+sqpoll = "1"
+busy-poll-us = 50
 
 [limits]
 max-message = "64KiB"
@@ -91,6 +94,10 @@ TEST(HeraldConfig, AcceptsEveryKeyOfTheSchema) {
     EXPECT_EQ(o->server.recv_mode, net::RecvMode::kPoll);
     EXPECT_EQ(o->server.recv_buffers, 64u);
     EXPECT_EQ(o->server.recv_buffer_size, 8192u);
+    EXPECT_EQ(o->server.zerocopy_threshold, 64u << 10);
+    EXPECT_TRUE(o->server.sqpoll);
+    EXPECT_EQ(o->server.sqpoll_cpu, 1);
+    EXPECT_EQ(o->server.busy_poll_us, 50u);
     EXPECT_EQ(o->server.max_message, 64u << 10);
     EXPECT_EQ(o->server.max_backpressure, 2u << 20);
     EXPECT_EQ(o->server.max_group_id, 64u);
@@ -115,7 +122,7 @@ TEST(HeraldConfig, EveryFlagHasAKeyExceptTheOnesAboutTheFileItself) {
     std::size_t flags = 0;
     for (std::size_t at = help.find("\n  --"); at != std::string::npos;
          at = help.find("\n  --", at + 1)) {
-        const std::size_t end = help.find_first_of(" \n", at + 5);
+        const std::size_t end = help.find_first_of(" \n[", at + 5);  // --sqpoll[=CPU]
         const std::string flag = help.substr(at + 5, end - at - 5);
         if (flag == "help" || flag == "version" || flag == "config" || flag == "print-config" ||
             flag == "api-listen") {  // an alias of --admin-listen, whose key it shares

@@ -38,6 +38,32 @@ TEST(HeraldOptions, DefaultsToOneWorkerPerCpuOnLocalhost1234) {
     EXPECT_EQ(o->server.max_message, 1u << 20);
 }
 
+TEST(HeraldOptions, KernelPathFlags) {
+    core::Result<HeraldOptions> o = parse({});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.zerocopy_threshold, net::ServerOptions::kZeroCopyAuto);
+    EXPECT_FALSE(o->server.sqpoll);
+    EXPECT_EQ(o->server.busy_poll_us, 0u);
+    o = parse({"--zerocopy-threshold", "32KiB", "--sqpoll", "--busy-poll-us", "100"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.zerocopy_threshold, 32u << 10);
+    EXPECT_TRUE(o->server.sqpoll);
+    EXPECT_EQ(o->server.sqpoll_cpu, -1);
+    EXPECT_EQ(o->server.busy_poll_us, 100u);
+    o = parse({"--zerocopy-threshold=off", "--sqpoll=1"});
+    ASSERT_TRUE(o) << o.error();
+    EXPECT_EQ(o->server.zerocopy_threshold, net::ServerOptions::kZeroCopyOff);
+    EXPECT_EQ(o->server.sqpoll_cpu, 1);
+    EXPECT_EQ(error_of({"--zerocopy-threshold", "0"}),
+              std::string("bad value '0' for --zerocopy-threshold: expected off, auto or a size "
+                          "from 1 to 1GiB such as 16KiB") +
+                  kSeeHelp);
+    EXPECT_EQ(error_of({"--sqpoll=x"}),
+              std::string("bad value 'x' for --sqpoll: expected a CPU number (0 to 4095), on or "
+                          "off") +
+                  kSeeHelp);
+}
+
 TEST(HeraldOptions, OneWorkerWithoutClusterFlagsIsASingleProcess) {
     core::Result<HeraldOptions> o = parse({"--workers", "1"});
     ASSERT_TRUE(o) << o.error();
@@ -333,6 +359,9 @@ TEST(HeraldOptions, UsageDescribesEveryFlagUnderItsSection) {
                             "  --recv-mode auto|ring|poll",
                             "  --recv-buffers N",
                             "  --recv-buffer-size BYTES",
+                            "  --zerocopy-threshold BYTES|off|auto",
+                            "  --sqpoll[=CPU]",
+                            "  --busy-poll-us N",
                             "\nOther:\n",
                             "  --help ",
                             "  --version "}) {
