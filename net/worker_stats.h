@@ -69,6 +69,10 @@ struct WorkerStats {
     core::Counter upgrades_refused_origin;  // upgrades answered 403: --allowed-origins
     core::Counter upgrades_refused_per_ip;  // upgrades answered 503: --max-conns-per-ip
     core::Counter closes_lost_remote;       // closed 1013: a peer hub dropped frames of its group
+
+    // Not a counter (not in for_each_counter, /metrics or the totals): core::InterestDigest of
+    // the groups with a local member, kept by GroupFanOut; /stats shows it as interest_hash.
+    core::Counter interest_hash;
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
