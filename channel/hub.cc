@@ -15,11 +15,15 @@
 #include <algorithm>
 
 #include "channel/hub_report.h"
+#include "net/log.h"
 #include "net/ws_frame.h"
 
 namespace herald::channel {
 
 constexpr core::Nanos kTick = 50 * core::kMillisecond;
+// A worker asked for its whole interest set that has not begun answering (it missed the
+// request, or was stopped) is asked again after this long.
+constexpr core::Nanos kResyncRetry = core::kSecond;
 
 // The hub as the sink of the workers' rings.
 class Hub::RingSink final : public RecordSink {
@@ -34,6 +38,9 @@ class Hub::RingSink final : public RecordSink {
         hub_.ring_interest(from, group, joined);
     }
     void reset(std::uint32_t from) override { hub_.ring_reset(from); }
+    void interest_set(std::uint32_t from, bool begin) override {
+        hub_.ring_interest_set(from, begin);
+    }
 
   private:
     Hub& hub_;
@@ -50,7 +57,8 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
                 relay_.publish(group, message);
             }),
       region_(region),
-      self_(self) {
+      self_(self),
+      sync_(region.processes()) {
     mesh_.set_origin_table(region.origins());
     // A peer dropped messages for a group: this host's workers close its members (1013).
     mesh_.set_on_lost([this](std::string_view group) {
@@ -114,13 +122,23 @@ core::Status Hub::start() {
 
 int Hub::run(std::atomic<std::uint32_t>& ready) {
     ready.store(1, std::memory_order_release);
-    // Whatever the workers joined before this hub (re)started: they announce it again.
+    // Whatever the workers joined before this hub (re)started: they announce it again (each
+    // asked once more after kResyncRetry if its answer has not begun by then).
     relay_.announce_resync();
     relay_.flush();
+    for (std::uint32_t p = 0; p < sync_.size(); ++p) {
+        if (p == self_) continue;
+        sync_[p].want = true;
+        sync_[p].asked_at = core::now_ns();
+        ++sync_[p].asked;
+    }
     core::Nanos next_tick = 0;
     while (!stopping_) {
         RingSink sink(*this);
         const bool busy = relay_.poll_into(sink);
+        for (std::uint32_t p = 0; p < sync_.size(); ++p) {
+            if (p != self_ && relay_.take_missed(p)) note_missed(p);
+        }
         const core::Nanos now = core::now_ns();
         if (now >= next_tick) {
             on_tick(now);
@@ -199,6 +217,7 @@ void Hub::on_tick(core::Nanos now) {
     } else {
         mesh_.tick(now);
     }
+    ask_resyncs(now);
 }
 
 // ---- the workers' rings -------------------------------------------------------------------
@@ -226,7 +245,53 @@ void Hub::ring_interest(std::uint32_t from, std::string_view group, bool joined)
 }
 
 void Hub::ring_reset(std::uint32_t from) {
+    sync_[from].in_set = false;
     for (const std::string& g : interest_.reset(from)) announce(g, false);
+}
+
+// A worker's whole set, begun or complete. It replaces what the table believed only when no
+// record of that ring was missed between its begin and its end (else it is asked again).
+void Hub::ring_interest_set(std::uint32_t from, bool begin) {
+    if (relay_.take_missed(from)) note_missed(from);  // a lap inside this poll, before this record
+    WorkerSync& s = sync_[from];
+    if (begin) {
+        interest_.begin_set(from);
+        s.in_set = true;
+        s.set_misses = s.misses;
+        return;
+    }
+    if (!s.in_set) return;  // its begin was lapped: the next answer replaces
+    s.in_set = false;
+    if (s.set_misses != s.misses) return;
+    for (const std::string& g : interest_.end_set(from)) announce(g, false);
+    s.want = false;
+    ++s.synced;
+}
+
+void Hub::note_missed(std::uint32_t from) {
+    WorkerSync& s = sync_[from];
+    if (s.misses == s.asked_misses && !s.want) {
+        net::log_event(net::LogLevel::kWarn, "hub_ring_missed",
+                       "worker=%u what=interest_records_may_be_lost action=resync", from);
+    }
+    ++s.misses;
+    s.want = true;
+}
+
+// Asks each worker whose set may be wrong for its whole set: at once after a new miss, again
+// after kResyncRetry while no clean answer is under way. On the tick, so at most 20 a second.
+void Hub::ask_resyncs(core::Nanos now) {
+    for (std::uint32_t p = 0; p < sync_.size(); ++p) {
+        WorkerSync& s = sync_[p];
+        if (p == self_ || !s.want) continue;
+        const bool clean_answer = s.in_set && s.set_misses == s.misses;
+        const bool new_miss = s.asked_misses != s.misses;
+        if (!new_miss && (clean_answer || now - s.asked_at < kResyncRetry)) continue;
+        relay_.announce_resync(p);
+        s.asked_at = now;
+        s.asked_misses = s.misses;
+        ++s.asked;
+    }
 }
 
 // To the other hosts: NATS (always published: only subscribed hosts get it), or the mesh
@@ -282,6 +347,7 @@ std::string Hub::hub_stats() const {
     out.append(",\"cluster\":\"").append(options_.cluster).append("\"");
     out.append(",\"engine\":\"").append(nats_ ? "nats" : "mesh").append("\"");
     field(out, "interest", interest_.local().size());
+    out.append(interest_stats());
     field(out, "local_publishes", local_publishes_);
     field(out, "remote_publishes", remote_publishes_);
     field(out, "api_publishes", api_publishes_);
@@ -294,6 +360,43 @@ std::string Hub::hub_stats() const {
     mesh_.append_stats(out);
     if (nats_) nats_->append_stats(out);
     return out;
+}
+
+// ,"records_lapped":N,"resyncs":N,"interest_workers":[{"worker":W,"groups":N,
+// "interest_hash":H,"misses":N,"resyncs":N,"synced":N,"in_sync":B},...]: what the hub believes
+// each worker holds (compare with the worker's groups and interest_hash in "processes").
+std::string Hub::interest_stats() const {
+    std::string workers;
+    for (std::uint32_t p = 0; p < sync_.size(); ++p) {
+        if (p == self_) continue;
+        const WorkerSync& s = sync_[p];
+        workers += std::string(workers.empty() ? "" : ",") + "{\"worker\":" + std::to_string(p) +
+                   ",\"groups\":" + std::to_string(interest_.worker_groups(p)) +
+                   ",\"interest_hash\":" + std::to_string(interest_.worker_digest(p)) +
+                   ",\"misses\":" + std::to_string(s.misses) +
+                   ",\"resyncs\":" + std::to_string(s.asked) +
+                   ",\"synced\":" + std::to_string(s.synced) +
+                   ",\"in_sync\":" + (s.want ? "false" : "true") + "}";
+    }
+    return ",\"records_lapped\":" + std::to_string(records_lapped()) +
+           ",\"resyncs\":" + std::to_string(resyncs_asked()) + ",\"interest_workers\":[" + workers +
+           "]";
+}
+
+std::uint64_t Hub::records_lapped() const {
+    std::uint64_t lapped = 0;
+    for (std::uint32_t p = 0; p < sync_.size(); ++p) {
+        // relaxed: a monitoring snapshot of what the writers counted.
+        if (p != self_)
+            lapped += region_.ring(p).reader(self_).drops.load(std::memory_order_relaxed);
+    }
+    return lapped;
+}
+
+std::uint64_t Hub::resyncs_asked() const {
+    std::uint64_t asked = 0;
+    for (const WorkerSync& s : sync_) asked += s.asked;
+    return asked;
 }
 
 // The hub's fields (as before), then "processes": every process's counters (the WebSocket

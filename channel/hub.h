@@ -64,6 +64,25 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     // The seam between the hub and its engine (the mesh, or NATS with --engine nats).
     void forward(std::string_view group, std::span<const std::uint8_t> message);
     void announce(std::string_view group, bool joined);
+    void ring_interest_set(std::uint32_t from, bool begin);
+
+    // Missed records of a worker's ring (lapped, or unparseable): its interest is resynced.
+    // What the hub knows of each worker's answer to a resync request.
+    struct WorkerSync {
+        bool want = false;               // the table may be wrong for it: ask for its whole set
+        bool in_set = false;             // its kResetBegin was read, its kResetEnd not yet
+        std::uint64_t misses = 0;        // times records of its ring were missed
+        std::uint64_t set_misses = 0;    // `misses` when the set under way began
+        std::uint64_t asked_misses = 0;  // `misses` when it was last asked
+        core::Nanos asked_at = 0;
+        std::uint64_t asked = 0;   // resync requests sent to it
+        std::uint64_t synced = 0;  // whole sets taken
+    };
+    void note_missed(std::uint32_t from);
+    void ask_resyncs(core::Nanos now);
+    std::string interest_stats() const;
+    std::uint64_t records_lapped() const;  // by the hub's readers of every worker's ring
+    std::uint64_t resyncs_asked() const;   // whole sets asked of every worker
 
     // HandleOwner: the wake eventfd and the signalfd.
     void on_ready(hub::Handle& h, std::uint32_t events) override;
@@ -108,6 +127,7 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     std::uint64_t unrouted_ = 0;          // PUBLISH frames no peer wanted (never sent)
     std::uint64_t api_publishes_ = 0;     // messages published through the admin listener
     std::uint64_t lost_groups_ = 0;       // LOST records written for the workers
+    std::vector<WorkerSync> sync_;        // per process id (the hub's own entry unused)
 };
 
 }  // namespace herald::channel

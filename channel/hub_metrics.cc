@@ -21,6 +21,11 @@ std::string Hub::metrics_text() {
     net::MetricsText m;
     one(m, "herald_hub_interest_groups", "groups this host's workers have members in", T::kGauge,
         interest_.local().size());
+    one(m, "herald_hub_records_lapped_total",
+        "records of the workers' rings the hub lost by falling behind (each resynced)", T::kCounter,
+        records_lapped());
+    one(m, "herald_hub_resyncs_total", "whole interest sets the hub asked of workers", T::kCounter,
+        resyncs_asked());
     one(m, "herald_hub_local_publishes_total", "send_to_group events from this host's workers",
         T::kCounter, local_publishes_);
     one(m, "herald_hub_remote_publishes_total", "PUBLISH frames from peers put on the rings",

@@ -1,9 +1,17 @@
 #include "channel/interest_table.h"
 
+#include <iterator>
+
 namespace herald::channel::hub {
 
 bool InterestTable::join(std::uint32_t from, std::string_view group) {
-    if (!workers_[from].insert(std::string(group)).second) return false;
+    Worker& w = workers_[from];
+    if (auto at = w.groups.find(group); at != w.groups.end()) {
+        at->second = w.generation;  // confirmed (again)
+        return false;
+    }
+    w.groups.emplace(std::string(group), w.generation);
+    w.digest.toggle(group);
     auto it = local_.find(group);
     if (it != local_.end()) {
         ++it->second;
@@ -13,26 +21,54 @@ bool InterestTable::join(std::uint32_t from, std::string_view group) {
     return true;
 }
 
-bool InterestTable::leave(std::uint32_t from, std::string_view group) {
-    core::StringSet& mine = workers_[from];
-    auto at = mine.find(group);
-    if (at == mine.end()) return false;
-    mine.erase(at);
-    auto it = local_.find(group);
+bool InterestTable::forget(Worker& w, core::StringMap<std::uint32_t>::iterator at) {
+    w.digest.toggle(at->first);
+    auto it = local_.find(at->first);
+    w.groups.erase(at);
     if (it == local_.end() || --it->second != 0) return false;
     local_.erase(it);
     return true;
 }
 
+bool InterestTable::leave(std::uint32_t from, std::string_view group) {
+    Worker& w = workers_[from];
+    auto at = w.groups.find(group);
+    return at != w.groups.end() && forget(w, at);
+}
+
 std::vector<std::string> InterestTable::reset(std::uint32_t from) {
-    core::StringSet groups = std::move(workers_[from]);
-    workers_[from].clear();
+    Worker& w = workers_[from];
     std::vector<std::string> gone;
-    for (const std::string& g : groups) {
+    for (const auto& [g, generation] : w.groups) {
         auto it = local_.find(g);
         if (it == local_.end() || --it->second != 0) continue;
         local_.erase(it);
         gone.push_back(g);
+    }
+    w.groups.clear();
+    w.digest.clear();
+    w.open = false;
+    return gone;
+}
+
+void InterestTable::begin_set(std::uint32_t from) {
+    Worker& w = workers_[from];
+    ++w.generation;
+    w.open = true;
+}
+
+std::vector<std::string> InterestTable::end_set(std::uint32_t from) {
+    Worker& w = workers_[from];
+    std::vector<std::string> gone;
+    if (!w.open) return gone;
+    w.open = false;
+    for (auto at = w.groups.begin(); at != w.groups.end();) {
+        auto next = std::next(at);
+        if (at->second != w.generation) {
+            std::string g = at->first;
+            if (forget(w, at)) gone.push_back(std::move(g));
+        }
+        at = next;
     }
     return gone;
 }

@@ -1,6 +1,7 @@
 // Which groups this host's workers and each peer hub want: the hub's routing table. Workers
-// report their first and last member of a group (interest records); peers send SUBSCRIBE and
-// UNSUBSCRIBE frames. Pure bookkeeping: the hub tells peers what changed.
+// report their first and last member of a group (interest records) and, when the hub asks
+// (it missed records), their whole set between a begin and an end record; peers send SUBSCRIBE
+// and UNSUBSCRIBE frames. Pure bookkeeping: the hub tells peers what changed.
 #pragma once
 
 #include <cstddef>
@@ -10,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/interest_hash.h"
 #include "core/string_set.h"
 
 namespace herald::channel::hub {
@@ -20,8 +22,8 @@ class InterestTable {
     explicit InterestTable(std::size_t processes) : workers_(processes) {}
 
     // ---- this host: the workers ----
-    // Worker `from` gained its first member of `group`; true when it is the host's first
-    // worker to want it (peers must hear SUBSCRIBE).
+    // Worker `from` gained its first member of `group` (or, inside a full set, holds it); true
+    // when it is the host's first worker to want it (peers must hear SUBSCRIBE).
     bool join(std::uint32_t from, std::string_view group);
     // Worker `from` lost its last member of `group`; true when no worker wants it any more
     // (peers must hear UNSUBSCRIBE).
@@ -29,6 +31,17 @@ class InterestTable {
     // Worker `from` restarted with no members: forgets its groups; returns those that no
     // worker wants any more.
     std::vector<std::string> reset(std::uint32_t from);
+    // Worker `from` begins its whole set: every group it holds comes as a join() before
+    // end_set(); joins and leaves in between apply as they come (they are in ring order).
+    void begin_set(std::uint32_t from);
+    // The set begun by begin_set() is complete: forgets the groups of `from` that no join()
+    // confirmed since; returns those that no worker wants any more (peers must hear
+    // UNSUBSCRIBE). Without a begin_set() since the last end_set(), forgets nothing.
+    std::vector<std::string> end_set(std::uint32_t from);
+    // What the table believes worker `from` holds: how many groups, and their
+    // core::InterestDigest (the worker's /stats interest_hash when both agree).
+    std::size_t worker_groups(std::uint32_t from) const { return workers_[from].groups.size(); }
+    std::uint64_t worker_digest(std::uint32_t from) const { return workers_[from].digest.value(); }
     // Groups some worker wants, and how many workers want each.
     const core::StringMap<std::uint32_t>& local() const noexcept { return local_; }
 
@@ -64,7 +77,16 @@ class InterestTable {
         bool fresh_all = false;  // during a resync: the new set went over the limit
     };
     static void free_set(core::StringSet& set, std::size_t& entries);
-    std::vector<core::StringSet> workers_;         // groups each worker has members in
+    struct Worker {
+        core::StringMap<std::uint32_t> groups;  // group -> the set generation that last saw it
+        std::uint32_t generation = 0;           // bumped by begin_set()
+        bool open = false;                      // begin_set() without end_set() yet
+        core::InterestDigest digest;            // of `groups`' keys
+    };
+    // Takes `group` (at `it`) out of worker `from`; true when no worker wants it any more.
+    bool forget(Worker& w, core::StringMap<std::uint32_t>::iterator it);
+
+    std::vector<Worker> workers_;                  // groups each worker has members in
     core::StringMap<std::uint32_t> local_;         // group -> workers with members
     std::map<std::uint32_t, PeerInterest> peers_;  // by node id
     std::size_t peer_entries_ = 0;                 // sum of peers_[*].groups.size()

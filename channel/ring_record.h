@@ -12,10 +12,22 @@ enum RecordType : std::uint16_t {
     kPublishRecord = 1,   // a send_to_group event (see PublishHeader)
     kInterestRecord = 2,  // a group gained its first (flags 1) / lost its last (flags 0) local
                           // member; payload: the group id. Read by the hub.
-    kResetRecord = 3,     // a worker (re)started with no members: forget its interest (hub)
-    kResyncRecord = 4,    // the hub (re)started: every worker announces its groups again
+    kResetRecord = 3,     // a worker's interest starts over (flags: ResetFlags) (hub)
+    kResyncRecord = 4,    // the hub asks for whole interest sets: empty payload, of every worker
+                          // (it (re)started); a u32 process id, of that worker only (it missed
+                          // records of its ring). Answered by kResetBegin, joins, kResetEnd.
     kLostRecord = 5,      // the hub: a peer hub dropped messages of the group in the payload
                           // (empty payload: of every group); workers close its members 1013
+};
+
+// Flags of a reset record. A worker's whole interest set (the answer to a resync) is framed:
+// kResetBegin, an interest record (flags 1) per group it holds, kResetEnd. Live interest
+// records may come in between, in ring order; the hub then believes exactly the groups joined
+// since kResetBegin and not left since (channel/interest_table.h).
+enum ResetFlags : std::uint16_t {
+    kResetRestart = 0,  // the worker (re)started with no members: forget what it held
+    kResetBegin = 1,    // its whole set begins
+    kResetEnd = 2,      // its whole set is complete: forget what was not announced since begin
 };
 
 // Flags of a publish record: a message larger than one record travels as a run of chunks

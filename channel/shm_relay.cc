@@ -71,6 +71,11 @@ struct ShmRelay::Visitor {
         if (h.type == kInterestRecord || h.type == kLostRecord) {
             relay.group_.assign(reinterpret_cast<const char*>(payload.data()), payload.size());
         }
+        if (h.type == kResyncRecord && payload.size() == sizeof(std::uint32_t)) {
+            std::uint32_t worker = 0;
+            std::memcpy(&worker, payload.data(), sizeof worker);
+            if (worker != relay.self_) control = 0;  // another worker's: nothing to do here
+        }
         return true;
     }
 
@@ -79,7 +84,10 @@ struct ShmRelay::Visitor {
             const std::uint16_t type = control;
             control = 0;
             if (type == kInterestRecord) sink.interest(from, relay.group_, control_flags != 0);
-            if (type == kResetRecord) sink.reset(from);
+            if (type == kResetRecord && control_flags == kResetRestart) sink.reset(from);
+            if (type == kResetRecord && control_flags != kResetRestart) {
+                sink.interest_set(from, control_flags == kResetBegin);
+            }
             if (type == kResyncRecord) sink.resync(from);
             if (type == kLostRecord) sink.lost(from, relay.group_);
             return;
@@ -114,7 +122,9 @@ ShmRelay::ShmRelay(const ShmRegion& region, std::uint32_t self, std::vector<int>
       options_(options),
       writer_(region.ring(self), options.overflow_limit, options.overflow_wait),
       readers_(region.processes()),
-      partials_(region.processes()) {
+      partials_(region.processes()),
+      seen_floor_(region.processes()),
+      seen_malformed_(region.processes()) {
     for (std::uint32_t p = 0; p < region.processes(); ++p) {
         if (p == self) continue;
         readers_[p] = RingReader(region.ring(p), self);
@@ -129,7 +139,22 @@ ShmRelay::~ShmRelay() {
 }
 
 void ShmRelay::attach() {
-    for (std::uint32_t p : peers_) readers_[p].attach();
+    for (std::uint32_t p : peers_) {
+        readers_[p].attach();
+        seen_floor_[p] = readers_[p].slot().lap_floor.load(std::memory_order_relaxed);
+        seen_malformed_[p] = readers_[p].malformed();
+    }
+}
+
+bool ShmRelay::take_missed(std::uint32_t p) {
+    // relaxed: only the writer moves the floor, and our own reads of it in poll() are earlier
+    // in this thread (so never newer than this load).
+    const std::uint64_t floor = readers_[p].slot().lap_floor.load(std::memory_order_relaxed);
+    const std::uint64_t malformed = readers_[p].malformed();
+    if (floor == seen_floor_[p] && malformed == seen_malformed_[p]) return false;
+    seen_floor_[p] = floor;
+    seen_malformed_[p] = malformed;
+    return true;
 }
 
 void ShmRelay::publish(std::string_view group, std::span<const std::uint8_t> message) {
@@ -171,7 +196,16 @@ void ShmRelay::announce_reset() {
     if (options_.interest) write_control(kResetRecord, 0, {});
 }
 
-void ShmRelay::announce_resync() { write_control(kResyncRecord, 0, {}); }
+void ShmRelay::interest_set(bool begin) {
+    if (options_.interest) write_control(kResetRecord, begin ? kResetBegin : kResetEnd, {});
+}
+
+void ShmRelay::announce_resync(std::uint32_t worker) {
+    if (worker == kEveryWorker) return write_control(kResyncRecord, 0, {});
+    published_ = true;
+    writer_.write(kResyncRecord, 0,
+                  std::span(reinterpret_cast<const std::uint8_t*>(&worker), sizeof worker));
+}
 
 bool ShmRelay::poll_into(RecordSink& sink) {
     std::size_t done = 0;

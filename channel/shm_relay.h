@@ -38,8 +38,14 @@ class ShmRelay final : public net::Relay {
     // (re)start with a reset record, so the hub forgets what an earlier incarnation joined.
     void attach();
     void announce_reset();
-    // The hub announces its (re)start: workers answer with their whole interest set.
-    void announce_resync();
+    // The hub asks for whole interest sets: of every worker (it (re)started; the default), or
+    // of process `worker` only (it missed records of that worker's ring).
+    static constexpr std::uint32_t kEveryWorker = UINT32_MAX;
+    void announce_resync(std::uint32_t worker = kEveryWorker);
+    // True (once per event) when this reader of process p's ring lost records since the last
+    // call: the writer lapped it (its lap floor moved), or a record would not parse (a chunk
+    // whose start was lapped). Cheap: two loads.
+    bool take_missed(std::uint32_t p);
 
     // Reads what the other processes wrote into `sink`; true when anything was read.
     bool poll_into(RecordSink& sink);
@@ -49,6 +55,8 @@ class ShmRelay final : public net::Relay {
 
     void publish(std::string_view group, std::span<const std::uint8_t> message) override;
     void interest(std::string_view group, bool joined) override;
+    void interest_set(bool begin) override;
+    bool can_write() const override { return writer_.idle(); }
     bool poll(net::RecordSink& sink) override { return poll_into(sink); }
     bool pending() const override;
     void flush() override;
@@ -71,10 +79,12 @@ class ShmRelay final : public net::Relay {
     std::vector<int> wake_fds_;
     RelayOptions options_;
     RingWriter writer_;
-    std::vector<RingReader> readers_;   // one per other process (index: process id)
-    std::vector<std::uint32_t> peers_;  // the process ids read, in order
-    std::vector<Partial> partials_;     // indexed by process id
-    std::string group_;                 // the current record's group id (reused)
+    std::vector<RingReader> readers_;            // one per other process (index: process id)
+    std::vector<std::uint32_t> peers_;           // the process ids read, in order
+    std::vector<Partial> partials_;              // indexed by process id
+    std::vector<std::uint64_t> seen_floor_;      // take_missed(): lap floor last seen, per ring
+    std::vector<std::uint64_t> seen_malformed_;  // and malformed records
+    std::string group_;                          // the current record's group id (reused)
     std::vector<std::uint8_t> prefix_;  // PublishHeader + group id of the record being written
     bool published_ = false;            // records written since the last wake-up check
 };

@@ -5,11 +5,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 #include <vector>
 
 #include "core/block.h"
 #include "core/group_table.h"
+#include "core/interest_hash.h"
 #include "core/slab.h"
 #include "net/connection.h"
 #include "net/outbox.h"
@@ -40,8 +42,15 @@ class GroupFanOut {
     // Appends the members of `group` (every member of any group when `group` is empty) to
     // `out`, each once.
     void collect_members(std::string_view group, std::vector<std::uint32_t>& out) const;
-    // Announces every group with a member again (the hub restarted).
+    // The hub asks for every group with a member (it restarted, or missed records): snapshots
+    // the group ids and begins the answer (Relay::interest_set); resync_step() writes the rest.
+    // A request while an answer is under way starts it over.
     void announce_all();
+    // Writes up to `budget` records of the answer while the relay takes them without queueing
+    // (Relay::can_write), each group only if it still has a member now, then ends the set.
+    // Returns true while some remain.
+    bool resync_step(std::size_t budget);
+    bool resyncing() const noexcept { return resync_open_; }
 
     // Queues `frame` (encoded once, shared by reference) to every member of `group` and counts
     // the deliveries. Returns the members refused for backpressure (SendStatus::kBackpressure),
@@ -59,7 +68,14 @@ class GroupFanOut {
   private:
     void update_gauges() noexcept;
 
+    // Toggles `group` in digest_ (it was created or removed) and tells the relay.
+    void changed(std::string_view group, bool joined);
+
     core::GroupTable table_;
+    core::InterestDigest digest_;  // of the groups with a member (stats_.interest_hash)
+    std::string resync_ids_;       // the answer's snapshot: u16 length, then the id, per group
+    std::size_t resync_at_ = 0;    // the next id of resync_ids_ to write
+    bool resync_open_ = false;     // an answer is under way
     Relay* relay_ = nullptr;
     WorkerStats& stats_;
     std::size_t max_groups_;

@@ -26,8 +26,12 @@ class RecordSink {
     virtual void interest(std::uint32_t /*from*/, std::string_view /*group*/, bool /*joined*/) {}
     // Process `from` (re)started with no members: forget its interest.
     virtual void reset(std::uint32_t /*from*/) {}
-    // Process `from` (the hub) (re)started: announce every group with a local member again.
+    // Process `from` (the hub) asks for this worker's whole interest set (it (re)started, or it
+    // missed records): announce every group with a local member again, framed by
+    // Relay::interest_set().
     virtual void resync(std::uint32_t /*from*/) {}
+    // Process `from` begins (begin) or ends (!begin) its whole interest set (hub).
+    virtual void interest_set(std::uint32_t /*from*/, bool /*begin*/) {}
     // Process `from` (the hub) learned that a peer hub dropped messages for `group` (empty:
     // for every group): its members here are closed with 1013, since they missed some.
     virtual void lost(std::uint32_t /*from*/, std::string_view /*group*/) {}
@@ -45,6 +49,13 @@ class Relay {
     virtual void publish(std::string_view group, std::span<const std::uint8_t> message) = 0;
     // The first local member joined `group` (joined) or the last one left (!joined).
     virtual void interest(std::string_view group, bool joined) = 0;
+    // Frames this worker's whole interest set (the answer to RecordSink::resync): begin before
+    // the first interest(group, true) of the set, end after the last. Live interest() calls
+    // may come in between.
+    virtual void interest_set(bool /*begin*/) {}
+    // True when a record written now goes straight into shared memory (nothing waits for
+    // space): a long answer is written only as fast as it is read.
+    virtual bool can_write() const { return true; }
 
     // Delivers what other processes published since the last call into `sink` (a few hundred
     // records per process at most). Returns true when it read anything.

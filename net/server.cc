@@ -14,6 +14,10 @@
 namespace herald::net {
 namespace {
 
+// Records of an interest answer (GroupFanOut::resync_step) written per loop pass at most, so
+// that clients are still served while a large set streams out.
+constexpr std::size_t kResyncRecordsPerPass = 1024;
+
 // Slots above what RLIMIT_NOFILE allows are useless; keep some descriptors for the loop itself.
 std::uint32_t default_max_conns() {
     rlimit rl{};
@@ -109,6 +113,7 @@ core::Status Server::run() {
         if (stop_requested_.load(std::memory_order_relaxed) && !stopping_) begin_shutdown();
         if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
         if (relay_ != nullptr) relay_->poll(*this);
+        if (groups_.resyncing()) groups_.resync_step(kResyncRecordsPerPass);
         outbox_.flush();
         if (relay_ != nullptr) relay_->flush();
         if (!inbox_.poll_mode()) uring_.publish_buffers();
@@ -139,6 +144,9 @@ bool Server::wait_for_work(int& error) {
     if (relay_ == nullptr) return uring_.submit_and_wait(error);
     if (!uring_.submit(error)) return false;
     if (io_uring_cq_ready(uring_.ring()) > 0) return true;
+    // An interest answer the ring has room for goes on next pass; when the ring is full, the
+    // reader that frees space wakes us (RingWriter's waiting flag).
+    if (groups_.resyncing() && relay_->can_write()) return true;
     const core::Nanos until = core::now_ns() + relay_->spin_ns();
     while (core::now_ns() < until) {
         if (relay_->pending()) return true;

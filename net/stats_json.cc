@@ -21,6 +21,7 @@ std::string render_stats_json(std::span<const StatsEntry> workers) {
             if (totals.size() <= i) totals.push_back(0);
             totals[i++] += v;
         });
+        json += ",\"interest_hash\":" + std::to_string(w.stats->interest_hash.get());
         json += w.extra;
         json += '}';
     }

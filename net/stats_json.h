@@ -14,8 +14,9 @@ struct StatsEntry {
     std::string extra;  // further fields of this worker, JSON members each preceded by ','
 };
 
-// {"workers":[{"worker":0,"pid":...,<counters>,<extra>},...],"totals":{<counters summed>}}
-// followed by a newline. Totals sum every counter but pid.
+// {"workers":[{"worker":0,"pid":...,<counters>,"interest_hash":H,<extra>},...],
+// "totals":{<counters summed>}}
+// followed by a newline. Totals sum every counter but pid (interest_hash is not a counter).
 std::string render_stats_json(std::span<const StatsEntry> workers);
 
 }  // namespace herald::net

@@ -74,6 +74,9 @@ struct WorkerStats {
     core::Counter zerocopy_sends;     // frames sent with IORING_OP_SEND_ZC
     core::Counter zerocopy_copied;    // of those, the kernel copied anyway (its notification said)
     core::Counter zerocopy_disabled;  // connections that stopped zero-copy: copied every time
+    // Not a counter (not in for_each_counter, /metrics or the totals): core::InterestDigest of
+    // the groups with a local member, kept by GroupFanOut; /stats shows it as interest_hash.
+    core::Counter interest_hash;
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
