@@ -47,6 +47,7 @@ struct Connection {
     bool refused = false;               // over --max-conns: its head gets 503, then it closes
     bool heard = false;                 // input arrived since the last heartbeat check
     bool pinged = false;                // a heartbeat ping is out, the idle deadline runs
+    bool read_held = false;             // poll mode: a "readable" mark waits in the Inbox
     std::uint16_t errors = 0;           // failed commands in the current error window
     std::uint16_t inflight_frames = 0;  // frames the send in flight covers
     std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)

@@ -69,6 +69,12 @@ struct WorkerStats {
     core::Counter upgrades_refused_origin;  // upgrades answered 403: --allowed-origins
     core::Counter upgrades_refused_per_ip;  // upgrades answered 503: --max-conns-per-ip
     core::Counter closes_lost_remote;       // closed 1013: a peer hub dropped frames of its group
+
+    // Backpressure through the rings (issue 13).
+    core::Counter backpressure_events;   // times the worker began holding its clients' input
+    core::Counter backpressure_ns;       // nanoseconds spent holding it, summed
+    core::Counter records_lapped;        // ring records this worker lost as a (stalled) reader
+    core::Counter closes_undeliverable;  // closed 1013: this worker was lapped, messages lost
 };
 
 // Calls fn(name, counter) for every field, in declaration order: the one list that /stats,
@@ -102,6 +108,10 @@ void for_each_counter(const WorkerStats& s, Fn&& fn) {
     fn("upgrades_refused_origin", s.upgrades_refused_origin);
     fn("upgrades_refused_per_ip", s.upgrades_refused_per_ip);
     fn("closes_lost_remote", s.closes_lost_remote);
+    fn("backpressure_events", s.backpressure_events);
+    fn("backpressure_ns", s.backpressure_ns);
+    fn("records_lapped", s.records_lapped);
+    fn("closes_undeliverable", s.closes_undeliverable);
 }
 
 }  // namespace herald::net
