@@ -120,11 +120,12 @@ ShmRelay::ShmRelay(const ShmRegion& region, std::uint32_t self, std::vector<int>
     : self_(self),
       wake_fds_(std::move(wake_fds)),
       options_(options),
-      writer_(region.ring(self), options.overflow_limit, options.overflow_wait),
+      writer_(region.ring(self), options.overflow_limit, options.stall_bound),
       readers_(region.processes()),
       partials_(region.processes()),
       seen_floor_(region.processes()),
-      seen_malformed_(region.processes()) {
+      seen_malformed_(region.processes()),
+      drops_(region.processes()) {
     for (std::uint32_t p = 0; p < region.processes(); ++p) {
         if (p == self) continue;
         readers_[p] = RingReader(region.ring(p), self);
@@ -143,6 +144,7 @@ void ShmRelay::attach() {
         readers_[p].attach();
         seen_floor_[p] = readers_[p].slot().lap_floor.load(std::memory_order_relaxed);
         seen_malformed_[p] = readers_[p].malformed();
+        drops_[p] = readers_[p].slot().drops.load(std::memory_order_relaxed);
     }
 }
 
@@ -215,6 +217,12 @@ bool ShmRelay::poll_into(RecordSink& sink) {
         // We freed space: a producer waiting for it gets woken.
         if (n > 0 && readers_[p].take_waiting()) eventfd_write(wake_fds_[p], 1);
         done += n;
+        // relaxed: the producer counted it before it moved our lap floor, which poll() saw.
+        const std::uint64_t drops = readers_[p].slot().drops.load(std::memory_order_relaxed);
+        if (drops != drops_[p]) {
+            sink.lapped(p, drops - drops_[p]);
+            drops_[p] = drops;
+        }
     }
     return done > 0;
 }

@@ -20,7 +20,8 @@ using RecordSink = net::RecordSink;
 struct RelayOptions {
     core::Nanos spin = 5 * core::kMicrosecond;  // --spin: spin on the rings before sleeping
     std::size_t overflow_limit = 4u << 20;      // bytes of records waiting for ring space
-    core::Nanos overflow_wait = 100 * core::kMillisecond;  // longest wait for a stalled reader
+    core::Nanos stall_bound = core::kSecond;  // --ring-stall: lap a reader still this long
+    std::size_t congestion_bytes = 256u << 10;  // overflow bytes past which publishers wait
     std::size_t poll_budget = 256;                         // records per ring per loop pass
     bool interest = false;  // write interest and reset records (a hub reads them)
 };
@@ -60,6 +61,9 @@ class ShmRelay final : public net::Relay {
     bool poll(net::RecordSink& sink) override { return poll_into(sink); }
     bool pending() const override;
     void flush() override;
+    bool congested() const override {
+        return writer_.overflow_bytes() > options_.congestion_bytes;
+    }
     bool prepare_to_sleep() override;
     void woke() override;
     int wake_fd() const override { return wake_fds_[self_]; }
@@ -84,6 +88,7 @@ class ShmRelay final : public net::Relay {
     std::vector<Partial> partials_;              // indexed by process id
     std::vector<std::uint64_t> seen_floor_;      // take_missed(): lap floor last seen, per ring
     std::vector<std::uint64_t> seen_malformed_;  // and malformed records
+    std::vector<std::uint64_t> drops_;           // our slot's drops per ring, as last reported
     std::string group_;                          // the current record's group id (reused)
     std::vector<std::uint8_t> prefix_;  // PublishHeader + group id of the record being written
     bool published_ = false;            // records written since the last wake-up check

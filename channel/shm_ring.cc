@@ -61,20 +61,21 @@ std::uint64_t ShmRing::lag(std::uint32_t i) const noexcept {
     return tail > head ? tail - head : 0;
 }
 
-RingWriter::RingWriter(ShmRing ring, std::size_t overflow_limit, core::Nanos overflow_wait)
+RingWriter::RingWriter(ShmRing ring, std::size_t overflow_limit, core::Nanos stall_bound)
     : ring_(ring),
       // acquire: a restarted producer continues after what its predecessor published.
       tail_(ring.tail().tail.load(std::memory_order_acquire)),
       cached_min_head_(tail_),
       max_payload_(ring.capacity() / 4 - kRecordHeaderSize),
       overflow_limit_(overflow_limit),
-      overflow_wait_(overflow_wait) {}
+      stall_bound_(stall_bound),
+      watch_(ring.readers()) {}
 
 void RingWriter::write(std::uint16_t type, std::uint16_t flags, std::span<const std::uint8_t> a,
                        std::span<const std::uint8_t> b, core::Nanos now) {
     HERALD_ASSERT(a.size() + b.size() <= max_payload_);
     if (overflow_.empty() && try_append(type, flags, a, b)) return;
-    Queued q{type, flags, now, {}};
+    Queued q{type, flags, {}};
     q.payload.reserve(a.size() + b.size());
     q.payload.insert(q.payload.end(), a.begin(), a.end());
     q.payload.insert(q.payload.end(), b.begin(), b.end());
@@ -87,29 +88,66 @@ bool RingWriter::flush(core::Nanos now) {
     bool flagged = false;
     while (!overflow_.empty()) {
         Queued& q = overflow_.front();
-        if (!try_append(q.type, q.flags, q.payload, {})) {
-            if (overflow_bytes_ <= overflow_limit_ && now - q.since < overflow_wait_) {
-                if (flagged) return false;
-                // seq_cst: the flag is visible before we look at the heads once more, so a
-                // reader that advanced meanwhile either is seen now or sees the flag.
-                ring_.waiting().waiting.store(1, std::memory_order_seq_cst);
-                flagged = true;
-                continue;  // try_append re-reads the heads
-            }
-            // The queue is over its bound: the readers holding us back lose records instead.
-            // Lap them by an eighth of the ring more than this record needs, so a stuck reader
-            // is not lapped again for every record.
-            const std::uint64_t capacity = ring_.capacity();
-            const std::uint64_t need = record_size(q.payload.size());
-            const std::uint64_t room = capacity - (tail_ & (capacity - 1));
-            const std::uint64_t total = need + (room < need ? room : 0);
-            lap_slow_readers(tail_ + total + capacity / 8 - capacity);
+        if (try_append(q.type, q.flags, q.payload, {})) {
+            overflow_bytes_ -= record_size(q.payload.size());
+            overflow_.pop_front();
             continue;
         }
-        overflow_bytes_ -= record_size(q.payload.size());
-        overflow_.pop_front();
+        // The floor every reader must reach for this record to fit, plus an eighth of the ring,
+        // so a lapped reader is not lapped again for every record.
+        const std::uint64_t capacity = ring_.capacity();
+        const std::uint64_t need = record_size(q.payload.size());
+        const std::uint64_t room = capacity - (tail_ & (capacity - 1));
+        const std::uint64_t total = need + (room < need ? room : 0);
+        const std::uint64_t floor = tail_ + total + capacity / 8 - capacity;
+        if (overflow_bytes_ > overflow_limit_) {
+            // Over the hard bound (a writer that ignores congestion): lap whoever holds us back.
+            for (std::uint32_t i = 0; i < ring_.readers(); ++i) lap_reader(i, floor);
+            cached_min_head_ = min_live_head();
+            continue;
+        }
+        if (lap_stalled_readers(floor, now)) continue;
+        if (flagged) return false;
+        // seq_cst: the flag is visible before we look at the heads once more, so a reader that
+        // advanced meanwhile either is seen now or sees the flag.
+        ring_.waiting().waiting.store(1, std::memory_order_seq_cst);
+        flagged = true;
     }
+    // watch_ stays: a position only grows, so a reader seen again at its watched position has
+    // not moved since then.
     return true;
+}
+
+std::uint64_t RingWriter::reader_pos(std::uint32_t i) const noexcept {
+    const ReaderSlot& r = ring_.reader(i);
+    // acquire (head): the reader's reads of a record happen before we reuse it.
+    return std::max(r.head.load(std::memory_order_acquire),
+                    r.lap_floor.load(std::memory_order_relaxed));
+}
+
+bool RingWriter::lap_stalled_readers(std::uint64_t needed_floor, core::Nanos now) {
+    bool lapped = false;
+    for (std::uint32_t i = 0; i < ring_.readers(); ++i) {
+        // acquire: pairs with attach()'s store; a reader not alive holds nothing back.
+        if (ring_.reader(i).alive.load(std::memory_order_acquire) == 0) continue;
+        const std::uint64_t pos = reader_pos(i);
+        if (pos >= needed_floor) continue;
+        Watch& w = watch_[i];
+        if (!w.valid || w.pos != pos) {
+            w = Watch{pos, now, true, false};  // first seen holding us back, or it moved
+            continue;
+        }
+        if (now - w.since < stall_bound_) continue;
+        lap_reader(i, needed_floor);
+        // Still not moved since w.since: while it stays so it is lapped again at once (a
+        // stopped reader holds the producer back once, not once per bound).
+        stalls_ += w.lapped ? 0 : 1;
+        w.pos = reader_pos(i);
+        w.lapped = true;
+        lapped = true;
+    }
+    if (lapped) cached_min_head_ = min_live_head();
+    return lapped;
 }
 
 std::uint64_t RingWriter::min_live_head() const noexcept {
@@ -154,36 +192,32 @@ bool RingWriter::try_append(std::uint16_t type, std::uint16_t flags,
     return true;
 }
 
-// Moves every live reader whose effective head is below `needed_floor` up to the first record
-// boundary at or above it, counting the records it skips as that reader's drops.
-void RingWriter::lap_slow_readers(std::uint64_t needed_floor) {
+// Moves reader i, when it is live and its effective head is below `needed_floor`, up to the
+// first record boundary at or above it, counting the records it skips as its drops.
+void RingWriter::lap_reader(std::uint32_t i, std::uint64_t needed_floor) {
     const std::uint64_t mask = ring_.capacity() - 1;
-    for (std::uint32_t i = 0; i < ring_.readers(); ++i) {
-        ReaderSlot& r = ring_.reader(i);
-        if (r.alive.load(std::memory_order_acquire) == 0) continue;
-        std::uint64_t pos = std::max(r.head.load(std::memory_order_acquire),
-                                     r.lap_floor.load(std::memory_order_relaxed));
-        if (pos >= needed_floor) continue;
-        std::uint64_t skipped = 0;
-        // The records between a live reader's head and our tail are intact: walk them.
-        while (pos < needed_floor && pos < tail_) {
-            RecordHeader h;
-            std::memcpy(&h, ring_.data() + (pos & mask), sizeof h);
-            if (h.type == kPaddingRecord) {
-                pos += ring_.capacity() - (pos & mask);
-            } else {
-                pos += record_size(h.length);
-                ++skipped;
-            }
+    ReaderSlot& r = ring_.reader(i);
+    if (r.alive.load(std::memory_order_acquire) == 0) return;
+    std::uint64_t pos = reader_pos(i);
+    if (pos >= needed_floor) return;
+    std::uint64_t skipped = 0;
+    // The records between a live reader's head and our tail are intact: walk them.
+    while (pos < needed_floor && pos < tail_) {
+        RecordHeader h;
+        std::memcpy(&h, ring_.data() + (pos & mask), sizeof h);
+        if (h.type == kPaddingRecord) {
+            pos += ring_.capacity() - (pos & mask);
+        } else {
+            pos += record_size(h.length);
+            ++skipped;
         }
-        r.drops.store(r.drops.load(std::memory_order_relaxed) + skipped, std::memory_order_relaxed);
-        lapped_records_ += skipped;
-        r.lap_floor.store(pos, std::memory_order_relaxed);
-        // release fence: the new floor is visible before any byte we overwrite next (the
-        // reader's acquire fence after copying pairs with it).
-        std::atomic_thread_fence(std::memory_order_release);
     }
-    cached_min_head_ = min_live_head();
+    r.drops.store(r.drops.load(std::memory_order_relaxed) + skipped, std::memory_order_relaxed);
+    lapped_records_ += skipped;
+    r.lap_floor.store(pos, std::memory_order_relaxed);
+    // release fence: the new floor is visible before any byte we overwrite next (the reader's
+    // acquire fence after copying pairs with it).
+    std::atomic_thread_fence(std::memory_order_release);
 }
 
 void RingReader::attach() noexcept {

@@ -133,15 +133,21 @@ class ShmRing {
 // The producer side. One per ring, in the one process that writes it.
 //
 // When the slowest live reader is a full ring behind, records wait in a local overflow queue
-// and are retried by flush(). The queue is bounded in bytes (`overflow_limit`) and in time (its
-// oldest record waits at most `overflow_wait`): past either bound, the readers that hold the
-// producer back are lapped: their lap_floor jumps past the records that must be overwritten, and
-// each such reader's `drops` counts what it lost. So a stalled reader delays the others by at
-// most overflow_wait, and fast readers never lose a record because of a slow one.
+// and are retried by flush(). A live reader that makes progress, however slowly, is never
+// lapped: its writer is congested (overflow_bytes() grows) and the caller pushes back on its own
+// sources (a worker stops reading its clients, net/relay.h). Only a reader that holds the
+// producer back without moving its head for `stall_bound` (stopped, stuck) is lapped: its
+// lap_floor jumps past the records that must be overwritten, and its `drops` counts what it
+// lost. So a stalled reader delays the others by at most stall_bound, and fast readers never
+// lose a record because of a slow one. `overflow_limit` is a hard bound on the queue's bytes,
+// reached only by a writer that ignores congestion: past it every reader holding the producer
+// back is lapped at once.
 class RingWriter {
   public:
+    static constexpr core::Nanos kDefaultStallBound = core::kSecond;
+
     RingWriter(ShmRing ring, std::size_t overflow_limit,
-               core::Nanos overflow_wait = 100 * core::kMillisecond);
+               core::Nanos stall_bound = kDefaultStallBound);
     RingWriter() = default;
 
     // Largest payload one record may carry.
@@ -153,9 +159,11 @@ class RingWriter {
     void write(std::uint16_t type, std::uint16_t flags, std::span<const std::uint8_t> a,
                std::span<const std::uint8_t> b = {}, core::Nanos now = core::now_ns());
 
-    // Moves queued records into the ring as space allows. Returns true when none is left;
-    // otherwise the ring's `waiting` flag is set, so the next reader to free space says so
-    // (RingReader::take_waiting()). Call it again within overflow_wait while it returns false.
+    // Moves queued records into the ring as space allows, lapping a reader that held the
+    // producer back without progress for stall_bound. Returns true when none is left; otherwise
+    // the ring's `waiting` flag is set, so the next reader to free space says so
+    // (RingReader::take_waiting()). While it returns false, call it again at least every
+    // stall_bound / 10 (a loop tick), so a stalled reader is lapped on time.
     bool flush(core::Nanos now = core::now_ns());
     bool idle() const noexcept { return overflow_.empty(); }
     std::size_t overflow_bytes() const noexcept { return overflow_bytes_; }
@@ -177,28 +185,43 @@ class RingWriter {
     }
 
     std::uint64_t lapped_records() const noexcept { return lapped_records_; }
+    // Stalls that ended in a lap (a reader lapped again before it moved counts once).
+    std::uint64_t stalls() const noexcept { return stalls_; }
 
   private:
     bool try_append(std::uint16_t type, std::uint16_t flags, std::span<const std::uint8_t> a,
                     std::span<const std::uint8_t> b);
     std::uint64_t min_live_head() const noexcept;
-    void lap_slow_readers(std::uint64_t needed_floor);
+    // Laps reader i up to `needed_floor` (a record boundary at or above it).
+    void lap_reader(std::uint32_t i, std::uint64_t needed_floor);
+    // Laps every live reader below `needed_floor` whose head has not moved for stall_bound
+    // (tracked in watch_ from the first time it held the producer back). True when any was.
+    bool lap_stalled_readers(std::uint64_t needed_floor, core::Nanos now);
+    std::uint64_t reader_pos(std::uint32_t i) const noexcept;
 
     ShmRing ring_;
     std::uint64_t tail_ = 0;             // our copy of ring tail (we are its only writer)
     std::uint64_t cached_min_head_ = 0;  // a lower bound of every live reader's head
     std::size_t max_payload_ = 0;
     std::size_t overflow_limit_ = 0;
-    core::Nanos overflow_wait_ = 0;
+    core::Nanos stall_bound_ = kDefaultStallBound;
     std::size_t overflow_bytes_ = 0;
     std::uint64_t lapped_records_ = 0;
+    std::uint64_t stalls_ = 0;
     struct Queued {
         std::uint16_t type;
         std::uint16_t flags;
-        core::Nanos since;  // when it was queued
         std::vector<std::uint8_t> payload;
     };
     std::deque<Queued> overflow_;
+    // Per reader, while records wait: its position when last seen moving, and since when.
+    struct Watch {
+        std::uint64_t pos = 0;
+        core::Nanos since = 0;
+        bool valid = false;
+        bool lapped = false;  // lapped since it stopped moving
+    };
+    std::vector<Watch> watch_;
 };
 
 // The consumer side: reader slot `index` of one ring, in the process that owns the slot.

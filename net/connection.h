@@ -49,6 +49,7 @@ struct Connection {
     bool pinged = false;                // a heartbeat ping is out, the idle deadline runs
     std::uint8_t zc_pending = 0;        // zero-copy sends whose notification has not come
     std::uint8_t zc_copied = 0;         // notifications in a row saying the kernel copied
+    bool read_held = false;             // poll mode: a "readable" mark waits in the Inbox
     std::uint16_t errors = 0;           // failed commands in the current error window
     std::uint16_t inflight_frames = 0;  // frames the send in flight covers
     std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)

@@ -35,6 +35,9 @@ class RecordSink {
     // Process `from` (the hub) learned that a peer hub dropped messages for `group` (empty:
     // for every group): its members here are closed with 1013, since they missed some.
     virtual void lost(std::uint32_t /*from*/, std::string_view /*group*/) {}
+    // Process `from`'s writer lapped this reader: `records` of its records were never read, for
+    // groups nobody can tell any more.
+    virtual void lapped(std::uint32_t /*from*/, std::uint64_t /*records*/) {}
 };
 
 // A worker's link to the rest of herald. The loop calls it from its one thread:
@@ -65,6 +68,10 @@ class Relay {
     virtual bool pending() const = 0;
     // Retries what could not be published yet and wakes sleeping readers of what was.
     virtual void flush() = 0;
+    // True while what this worker published waits for ring space beyond a small bound (a
+    // reader of its ring is behind): the worker then takes no new commands from its clients
+    // (so TCP pushes back on them) and calls flush() at least every loop tick until it clears.
+    virtual bool congested() const { return false; }
 
     // About to block: announce it so publishers write wake_fd(). Returns false (and stays
     // awake) when something arrived meanwhile.

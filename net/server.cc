@@ -112,7 +112,11 @@ core::Status Server::run() {
         now_ = core::now_ns();
         if (stop_requested_.load(std::memory_order_relaxed) && !stopping_) begin_shutdown();
         if (stopping_ && (conns_.size() == 0 || now_ >= stop_deadline_)) break;
-        if (relay_ != nullptr) relay_->poll(*this);
+        if (relay_ != nullptr) {
+            relay_->poll(*this);
+            relay_->flush();
+            apply_backpressure();
+        }
         if (groups_.resyncing()) groups_.resync_step(kResyncRecordsPerPass);
         outbox_.flush();
         if (relay_ != nullptr) relay_->flush();
@@ -193,10 +197,7 @@ void Server::handle_completion(const io_uring_cqe& cqe) {
             inbox_.on_completion(
                 ref, cqe.res, cqe.flags,
                 [&](std::uint8_t* data, std::size_t n) { input(ref, data, n); },
-                [&] {
-                    if (ref.conn.tls != nullptr) ref.conn.tls->session.feed_eof();
-                    abort(ref);
-                });
+                [&] { input_gone(ref); });
             return maybe_release(ref);
         case Op::kSend:
             return on_send(ref, cqe.res);
@@ -261,7 +262,7 @@ void Server::on_timer() {
     if (!stopping_) listener_.resume();
     // A tick without any input: give the memory that traffic used back to the system, so an
     // idle worker's footprint is its connections, not its busiest moment.
-    if (!received_since_tick_ && !memory_released_) {
+    if (!received_since_tick_ && !memory_released_ && !inbox_.has_held()) {
         if (!inbox_.poll_mode()) uring_.release_buffer_memory();
         pool_.trim();
         malloc_trim(0);

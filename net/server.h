@@ -88,6 +88,10 @@ class Server final : public RecordSink {
     // lost: closes the members of `group` (every group's when empty) with 1013 and counts
     // closes_lost_remote (a peer hub dropped some of the group's messages).
     void lost(std::uint32_t from, std::string_view group) override;
+    // lapped: this worker, stalled, lost `records` of process `from`'s records and cannot tell
+    // whose: counts records_lapped and closes every group member with 1013
+    // (closes_undeliverable).
+    void lapped(std::uint32_t from, std::uint64_t records) override;
 
     // Links this worker to the other processes (before run()); null: single process.
     void set_relay(Relay* relay) noexcept {
@@ -169,6 +173,11 @@ class Server final : public RecordSink {
     void on_send(ConnRef c, int res);
     void on_close(ConnRef c);
     void input(ConnRef c, std::uint8_t* data, std::size_t n);
+    // The peer is gone (EOF, reset, cancelled): c is aborted.
+    void input_gone(ConnRef c);
+    // Once per pass with a relay: holds the clients' input while the relay is congested
+    // (counted in backpressure_events / backpressure_ns), hands held input on once it is not.
+    void apply_backpressure();
     // What the connection's protocol gets: the bytes read (ws://) or decrypted (wss://).
     void plain_input(ConnRef c, std::uint8_t* data, std::size_t n);
     void half_close(ConnRef c);
@@ -244,7 +253,8 @@ class Server final : public RecordSink {
     core::BlockPool pool_;
     ConnOps ops_{uring_, conns_};  // connection SQEs (fixed files once start() knows)
     Outbox outbox_;
-    Inbox inbox_{ops_, *stats_};
+    Inbox inbox_{ops_, conns_, *stats_};
+    core::Nanos held_since_ = 0;  // when the worker began holding its clients' input (0: not)
     CommandParser parser_;
     WsLimits ws_limits_;
     std::array<core::Block*, kErrorCodeCount> error_frames_{};  // encoded once at start

@@ -11,8 +11,36 @@ void Server::input(ConnRef c, std::uint8_t* data, std::size_t n) {
     c.conn.heard = true;  // any input, a pong included, keeps the connection alive
     received_since_tick_ = true;
     memory_released_ = false;
-    if (c.conn.tls != nullptr) return tls_input(c, data, n);
-    plain_input(c, data, n);
+    if (c.conn.tls != nullptr) {
+        tls_input(c, data, n);
+    } else {
+        plain_input(c, data, n);
+    }
+    // What this input published may have filled the ring: hold the next input at once.
+    if (relay_ != nullptr && relay_->congested()) inbox_.set_holding(true);
+}
+
+void Server::input_gone(ConnRef c) {
+    if (c.conn.tls != nullptr) c.conn.tls->session.feed_eof();
+    abort(c);
+}
+
+void Server::apply_backpressure() {
+    const bool congested = relay_->congested();
+    inbox_.set_holding(congested);
+    if (congested) {
+        if (held_since_ == 0) {
+            held_since_ = now_;
+            stats_->backpressure_events.add();
+        }
+        return;
+    }
+    if (held_since_ != 0) {
+        stats_->backpressure_ns.add(static_cast<std::uint64_t>(now_ - held_since_));
+        held_since_ = 0;
+    }
+    inbox_.release([this](ConnRef c, std::uint8_t* data, std::size_t n) { input(c, data, n); },
+                   [this](ConnRef c) { input_gone(c); }, [this](ConnRef c) { maybe_release(c); });
 }
 
 void Server::plain_input(ConnRef c, std::uint8_t* data, std::size_t n) {

@@ -190,6 +190,19 @@ void Server::lost(std::uint32_t, std::string_view group) {
     }
 }
 
+void Server::lapped(std::uint32_t, std::uint64_t records) {
+    stats_->records_lapped.add(records);
+    std::vector<std::uint32_t> members;  // begin_close changes the member arrays
+    groups_.collect_members({}, members);
+    for (const std::uint32_t slot : members) {
+        ConnRef c = conn(slot);
+        if (c.conn.state != ConnState::kOpen) continue;
+        stats_->closes_undeliverable.add();
+        begin_close(c, close_code::kTryAgainLater, "messages lost on this host",
+                    CloseMode::kGraceful);
+    }
+}
+
 void Server::close_over_limit(ConnRef c) {
     stats_->closes_backpressure.add();
     begin_close(c, close_code::kPolicyViolation, "send queue over limit", CloseMode::kDropUnsent);

@@ -74,6 +74,11 @@ struct WorkerStats {
     core::Counter zerocopy_sends;     // frames sent with IORING_OP_SEND_ZC
     core::Counter zerocopy_copied;    // of those, the kernel copied anyway (its notification said)
     core::Counter zerocopy_disabled;  // connections that stopped zero-copy: copied every time
+    // Backpressure through the rings (issue 13).
+    core::Counter backpressure_events;   // times the worker began holding its clients' input
+    core::Counter backpressure_ns;       // nanoseconds spent holding it, summed
+    core::Counter records_lapped;        // ring records this worker lost as a (stalled) reader
+    core::Counter closes_undeliverable;  // closed 1013: this worker was lapped, messages lost
     // Not a counter (not in for_each_counter, /metrics or the totals): core::InterestDigest of
     // the groups with a local member, kept by GroupFanOut; /stats shows it as interest_hash.
     core::Counter interest_hash;
@@ -113,6 +118,10 @@ void for_each_counter(const WorkerStats& s, Fn&& fn) {
     fn("zerocopy_sends", s.zerocopy_sends);
     fn("zerocopy_copied", s.zerocopy_copied);
     fn("zerocopy_disabled", s.zerocopy_disabled);
+    fn("backpressure_events", s.backpressure_events);
+    fn("backpressure_ns", s.backpressure_ns);
+    fn("records_lapped", s.records_lapped);
+    fn("closes_undeliverable", s.closes_undeliverable);
 }
 
 }  // namespace herald::net

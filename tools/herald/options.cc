@@ -65,6 +65,14 @@ void add_process_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
               spin_flag(o.relay.spin));
     key(k, "process", "spin", "spin", ConfigType::kDuration, Reload::kRestart,
         [](const HeraldOptions& x) { return dur(x.relay.spin); });
+    flags.add("ring-stall", "DURATION",
+              "how long a worker (or the hub) may read nothing of a full ring\n"
+              "before the writer laps it: its members are then closed 1013\n"
+              "(default 1s); a slow reader that progresses is never lapped,\n"
+              "the writer's clients wait instead",
+              duration_flag(o.relay.stall_bound));
+    key(k, "process", "ring-stall", "ring-stall", ConfigType::kDuration, Reload::kRestart,
+        [](const HeraldOptions& x) { return dur(x.relay.stall_bound); });
 }
 
 void add_limit_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {

@@ -142,32 +142,38 @@ TEST(ShmRing, ReaderThatFreesSpaceForAWaitingProducerIsToldOnce) {
     EXPECT_FALSE(r.take_waiting());
 }
 
-TEST(ShmRing, OverflowBeyondItsBoundLapsOnlyTheStuckReaderAndCountsItsDrops) {
+TEST(ShmRing, StuckReaderIsLappedAfterTheStallBoundAndOnlyItCountsDrops) {
     TestRing t(4096, 3);
-    RingWriter writer(t.ring, 2048);  // small overflow bound
+    RingWriter writer(t.ring, 1 << 20, core::kSecond);
     RingReader fast(t.ring, 1);
     RingReader stuck(t.ring, 2);
     fast.attach();
     stuck.attach();
     Collect cf;
     constexpr int kRecords = 200;
+    const core::Nanos t0 = 1'000'000'000;
     for (int i = 0; i < kRecords; ++i) {
-        writer.write(1, 0, bytes_of("r" + std::to_string(i) + std::string(100, '.')));
-        writer.flush();
+        writer.write(1, 0, bytes_of("r" + std::to_string(i) + std::string(100, '.')), {}, t0);
+        writer.flush(t0);
         fast.poll(cf);  // keeps up; `stuck` never reads
     }
-    // What still waits for the stuck reader goes out once it has waited overflow_wait.
-    EXPECT_FALSE(writer.idle());
-    writer.flush(core::now_ns() + core::kSecond);
-    fast.poll(cf);
+    EXPECT_FALSE(writer.idle()) << "within the stall bound, records wait for the stuck reader";
+    EXPECT_EQ(t.ring.reader(2).drops.load(), 0u);
+    // Past the bound the stuck reader no longer holds anything back: the fast one drains it all.
+    for (int pass = 0; pass < 1000 && !(writer.idle() && !fast.pending()); ++pass) {
+        writer.flush(t0 + core::kSecond);
+        fast.poll(cf);
+    }
     ASSERT_EQ(cf.got.size(), static_cast<std::size_t>(kRecords)) << "the fast reader lost nothing";
     for (int i = 0; i < kRecords; ++i) {
         EXPECT_TRUE(cf.got[static_cast<std::size_t>(i)].starts_with("r" + std::to_string(i) + "."));
     }
+    EXPECT_TRUE(writer.idle());
     Collect cs;
     stuck.poll(cs);
     const std::uint64_t drops = t.ring.reader(2).drops.load();
     EXPECT_GT(drops, 0u);
+    EXPECT_EQ(writer.stalls(), 1u);
     EXPECT_EQ(cs.got.size() + drops, static_cast<std::size_t>(kRecords))
         << "every record is either delivered or counted as dropped";
     EXPECT_EQ(t.ring.reader(1).drops.load(), 0u);
@@ -177,7 +183,38 @@ TEST(ShmRing, OverflowBeyondItsBoundLapsOnlyTheStuckReaderAndCountsItsDrops) {
     }
 }
 
-TEST(ShmRing, StalledReaderDelaysOthersAtMostTheOverflowWait) {
+TEST(ShmRing, SlowButProgressingReaderIsNeverLapped) {
+    TestRing t(4096, 2);
+    RingWriter writer(t.ring, 64u << 20, 50 * core::kMillisecond);
+    RingReader slow(t.ring, 1);
+    slow.attach();
+    Collect c;
+    constexpr int kRecords = 2000;
+    core::Nanos now = 1'000'000'000;
+    for (int i = 0; i < kRecords; ++i) {
+        writer.write(1, 0, bytes_of("m" + std::to_string(i) + std::string(150, '.')), {}, now);
+        // The reader takes one record per 40 ms: far slower than the producer, never still
+        // for the 50 ms bound.
+        if (i % 10 == 0) {
+            now += 40 * core::kMillisecond;
+            slow.poll(c, 1);
+            writer.flush(now);
+        }
+    }
+    while (!writer.idle() || slow.pending()) {
+        now += 40 * core::kMillisecond;
+        slow.poll(c, 1);
+        writer.flush(now);
+    }
+    EXPECT_EQ(t.ring.reader(1).drops.load(), 0u);
+    EXPECT_EQ(writer.stalls(), 0u);
+    ASSERT_EQ(c.got.size(), static_cast<std::size_t>(kRecords));
+    for (int i = 0; i < kRecords; ++i) {
+        EXPECT_TRUE(c.got[static_cast<std::size_t>(i)].starts_with("m" + std::to_string(i) + "."));
+    }
+}
+
+TEST(ShmRing, StalledReaderDelaysOthersAtMostTheStallBound) {
     TestRing t(4096, 3);
     RingWriter writer(t.ring, 1 << 20, 50 * core::kMillisecond);
     RingReader fast(t.ring, 1);
@@ -190,12 +227,43 @@ TEST(ShmRing, StalledReaderDelaysOthersAtMostTheOverflowWait) {
     fast.poll(c);
     writer.flush(t0 + 10 * core::kMillisecond);
     fast.poll(c);
-    EXPECT_LT(c.got.size(), 30u) << "within the wait, records wait for the stalled reader";
-    writer.flush(t0 + 60 * core::kMillisecond);
+    EXPECT_LT(c.got.size(), 30u) << "within the bound, records wait for the stalled reader";
+    writer.flush(t0 + 49 * core::kMillisecond);
     fast.poll(c);
+    EXPECT_LT(c.got.size(), 30u);
+    for (int pass = 0; pass < 100 && c.got.size() < 30; ++pass) {
+        writer.flush(t0 + 50 * core::kMillisecond);
+        fast.poll(c);
+    }
     EXPECT_EQ(c.got.size(), 30u);
     EXPECT_TRUE(writer.idle());
     EXPECT_GT(t.ring.reader(2).drops.load(), 0u);
+    EXPECT_EQ(t.ring.reader(1).drops.load(), 0u);
+}
+
+TEST(ShmRing, ReaderThatAttachesButNeverReadsIsLappedAfterTheBound) {
+    // A slot marked alive whose process never polls (stuck before its loop) must not hold the
+    // producer congested for ever.
+    TestRing t(4096, 2);
+    RingWriter writer(t.ring, 1 << 20, 100 * core::kMillisecond);
+    t.ring.attach(1);
+    const core::Nanos t0 = 5'000'000'000;
+    for (int i = 0; i < 40; ++i) writer.write(1, 0, bytes_of(std::string(200, 'n')), {}, t0);
+    EXPECT_FALSE(writer.idle());
+    EXPECT_GT(writer.overflow_bytes(), 0u);
+    EXPECT_TRUE(writer.flush(t0 + 100 * core::kMillisecond));
+    EXPECT_EQ(writer.overflow_bytes(), 0u);
+    EXPECT_GT(t.ring.reader(1).drops.load(), 0u);
+}
+
+TEST(ShmRing, OverflowPastItsHardBoundLapsEvenAProgressingReader) {
+    TestRing t(4096, 2);
+    RingWriter writer(t.ring, 2048, 3600 * core::kSecond);
+    RingReader r(t.ring, 1);
+    r.attach();
+    for (int i = 0; i < 40; ++i) writer.write(1, 0, bytes_of(std::string(200, 'h')));
+    EXPECT_LE(writer.overflow_bytes(), 2048u + record_size(200));
+    EXPECT_GT(t.ring.reader(1).drops.load(), 0u);
 }
 
 TEST(ShmRing, DeadReaderStopsHoldingTheProducerBack) {

@@ -1,0 +1,301 @@
+// Backpressure through the rings (issue 13): a live worker that reads slowly holds the others'
+// publishers back instead of being lapped; only a worker that reads nothing for --ring-stall is
+// lapped, and its group members are closed with 1013. Real processes, bounded in time.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/support/herald_process.h"
+#include "tests/support/ws_client.h"
+
+namespace herald::test {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+struct Placed {
+    std::unique_ptr<WsClient> ws;
+    int worker;
+};
+
+// Opens connections until each of `workers` workers holds `per_worker` of them (bounded).
+std::vector<Placed> spread(std::uint16_t port, int workers, int per_worker) {
+    std::vector<Placed> all;
+    std::map<int, int> count;
+    for (int attempt = 0; attempt < 400; ++attempt) {
+        auto ws = WsClient::connect(port);
+        if (!ws) continue;
+        const int w = std::stoi(ws->response_header("x-herald-worker"));
+        if (count[w] >= per_worker) continue;
+        ++count[w];
+        all.push_back({std::move(ws), w});
+        int full = 0;
+        for (const auto& [worker, n] : count) full += n >= per_worker ? 1 : 0;
+        if (full >= workers) break;
+    }
+    return all;
+}
+
+pid_t worker_pid(std::uint16_t port, int worker) {
+    const std::string stats = http_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
+    const std::string key = "{\"worker\":" + std::to_string(worker) + ",\"pid\":";
+    const auto at = stats.find(key);
+    return at == std::string::npos ? -1 : std::stoi(stats.substr(at + key.size()));
+}
+
+template <class Pred>
+bool eventually(Pred pred, int timeout_ms) {
+    const auto deadline = Clock::now() + milliseconds(timeout_ms);
+    while (Clock::now() < deadline) {
+        if (pred()) return true;
+        std::this_thread::sleep_for(milliseconds(10));
+    }
+    return pred();
+}
+
+// Bounded stats read: /stats may land on a worker that holds its clients' input back.
+std::uint64_t total(std::uint16_t port, const std::string& name) {
+    std::uint64_t v = 0;
+    eventually([&] { return (v = stats_total(port, name)) > 0; }, 5000);
+    return v;
+}
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<milliseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// Publishes "<tag>-<n>-<padding>" with n = 0, 1, ... until told to stop (or 60 s), recording
+// how many went out and when the last did. Blocking writes: TCP backpressure slows it.
+struct Publisher {
+    Publisher(WsClient& w, std::string t, std::string g, std::size_t p)
+        : ws(w), tag(std::move(t)), group(std::move(g)), pad(p) {}
+    WsClient& ws;
+    std::string tag;
+    std::string group;
+    std::size_t pad;
+    std::atomic<int> sent{0};
+    std::atomic<std::int64_t> last_ms{0};
+    std::atomic<bool> stop{false};
+    std::thread thread;
+
+    void start() {
+        const timeval tv{20, 0};  // a send blocked this long fails the thread, never hangs it
+        setsockopt(ws.fd(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+        last_ms = now_ms();
+        thread = std::thread([this] {
+            const std::string padding(pad, '.');
+            const auto deadline = Clock::now() + std::chrono::seconds(60);
+            while (!stop && Clock::now() < deadline) {
+                if (!ws.send_to_group(group, tag + "-" + std::to_string(sent.load()) + "-" +
+                                                 padding)) {
+                    break;
+                }
+                ++sent;
+                last_ms = now_ms();
+            }
+        });
+    }
+    void finish() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+    }
+};
+
+// Reads a member's messages in a thread: per publisher tag, the numbers must run 0, 1, 2, ...
+struct Member {
+    explicit Member(WsClient& w) : ws(w) {}
+    WsClient& ws;
+    std::map<std::string, int> next;
+    std::atomic<int> got{0};
+    std::atomic<int> disorder{0};
+    std::atomic<bool> stop{false};
+    std::uint16_t close_code = 0;
+    std::thread thread;
+
+    void start() {
+        thread = std::thread([this] {
+            while (!stop) {
+                auto f = ws.read_frame(200);
+                if (!f) continue;
+                if (f->opcode == net::Opcode::kClose) {
+                    close_code = f->close_code();
+                    return;
+                }
+                if (f->opcode != net::Opcode::kText) continue;
+                const std::string& t = f->payload;
+                const auto a = t.find('-');
+                const auto b = t.find('-', a + 1);
+                const std::string tag = t.substr(0, a);
+                const int n = std::stoi(t.substr(a + 1, b - a - 1));
+                if (n != next[tag]) ++disorder;
+                next[tag] = n + 1;
+                ++got;
+            }
+        });
+    }
+    void finish() {
+        stop = true;
+        if (thread.joinable()) thread.join();
+    }
+};
+
+TEST(RingBackpressure, StoppedWorkerHoldsPublishersBackThenIsLappedAndItsMembersClosed) {
+    HeraldProcess herald({"--workers", "2", "--ring-size", "64KiB", "--ring-stall", "1s",
+                          "--recv-buffers", "16"});
+    ASSERT_TRUE(herald.ok()) << herald.stderr_text();
+    auto placed = spread(herald.port(), 2, 2);
+    ASSERT_EQ(placed.size(), 4u);
+    const int a = placed[0].worker;
+    std::vector<WsClient*> on_a, on_b;
+    for (auto& p : placed) (p.worker == a ? on_a : on_b).push_back(p.ws.get());
+    ASSERT_EQ(on_a.size(), 2u);
+    ASSERT_EQ(on_b.size(), 2u);
+    const int b = a == 0 ? 1 : 0;
+    const pid_t victim = worker_pid(herald.port(), b);
+    ASSERT_GT(victim, 0);
+    on_a[1]->add_group("g");
+    on_b[0]->add_group("g");
+    ASSERT_TRUE(on_a[1]->sync());
+    ASSERT_TRUE(on_b[0]->sync());
+
+    Publisher pub{*on_a[0], "p", "g", 1000};
+    Member kept{*on_a[1]};
+    Member lost{*on_b[0]};
+    kept.start();
+    lost.start();
+    pub.start();
+    ASSERT_TRUE(eventually([&] { return pub.sent > 200; }, 10000));
+    kill(victim, SIGSTOP);
+    // Held back: the publisher makes no progress for a while ...
+    const bool held = eventually([&] { return now_ms() - pub.last_ms > 300; }, 15000);
+    const std::int64_t held_from = pub.last_ms;
+    const int sent_held = pub.sent;
+    // ... then goes on while the worker is still stopped (it was lapped).
+    const bool resumed = eventually([&] { return pub.sent > sent_held + 100; }, 15000);
+    const std::int64_t held_ms = now_ms() - held_from;
+    kill(victim, SIGCONT);
+    std::printf("publisher held back ~%lld ms (stall bound 1000 ms), %d sent before\n",
+                static_cast<long long>(held_ms), sent_held);
+    EXPECT_TRUE(held) << "the publisher was never held back";
+    EXPECT_TRUE(resumed) << "publishing did not resume while the worker stayed stopped";
+
+    EXPECT_TRUE(eventually([&] { return lost.close_code != 0; }, 15000));
+    lost.finish();
+    EXPECT_EQ(lost.close_code, 1013) << "the lapped worker's member is closed 'try again later'";
+    pub.finish();
+    EXPECT_TRUE(eventually([&] { return kept.got == pub.sent; }, 30000))
+        << kept.got << " of " << pub.sent;
+    kept.finish();
+    EXPECT_EQ(kept.got, pub.sent) << "the running worker's member lost nothing";
+    EXPECT_EQ(kept.disorder, 0);
+    EXPECT_GE(total(herald.port(), "backpressure_events"), 1u);
+    EXPECT_GE(total(herald.port(), "records_lapped"), 1u);
+    EXPECT_GE(total(herald.port(), "closes_undeliverable"), 1u);
+}
+
+// A cgroup v1 cpu group limiting its processes to `percent` of one CPU; removed (its processes
+// moved back to the root group) when destroyed.
+class CpuLimit {
+  public:
+    explicit CpuLimit(int percent)
+        : path_("/sys/fs/cgroup/cpu/herald-test-" + std::to_string(getpid())) {
+        if (mkdir(path_.c_str(), 0755) != 0) {
+            error_ = "mkdir " + path_ + ": " + std::strerror(errno);
+            return;
+        }
+        made_ = true;
+        if (!write("cpu.cfs_period_us", "100000") ||
+            !write("cpu.cfs_quota_us", std::to_string(percent * 1000))) {
+            error_ = "cannot set the quota in " + path_;
+        }
+    }
+    ~CpuLimit() {
+        if (!made_) return;
+        std::ifstream procs(path_ + "/cgroup.procs");
+        std::string pid;
+        while (procs >> pid) {
+            std::ofstream("/sys/fs/cgroup/cpu/cgroup.procs") << pid << std::flush;
+        }
+        rmdir(path_.c_str());
+    }
+    const std::string& error() const { return error_; }
+    bool add(pid_t pid) { return write("cgroup.procs", std::to_string(pid)); }
+
+  private:
+    bool write(const std::string& file, const std::string& value) {
+        std::ofstream out(path_ + "/" + file);
+        out << value << std::flush;
+        return static_cast<bool>(out);
+    }
+    std::string path_;
+    std::string error_;
+    bool made_ = false;
+};
+
+TEST(RingBackpressure, ThrottledWorkerLosesNothingAndSlowsThePublishers) {
+    CpuLimit limit(20);
+    if (!limit.error().empty()) {
+        std::printf("skipped: %s\n", limit.error().c_str());
+        GTEST_SKIP() << limit.error();
+    }
+    HeraldProcess herald({"--workers", "2", "--ring-size", "64KiB"});
+    ASSERT_TRUE(herald.ok()) << herald.stderr_text();
+    auto placed = spread(herald.port(), 2, 3);
+    ASSERT_EQ(placed.size(), 6u);
+    const pid_t slow = worker_pid(herald.port(), 1);
+    ASSERT_GT(slow, 0);
+    ASSERT_TRUE(limit.add(slow)) << "cannot move worker 1 into the cgroup";
+
+    std::vector<std::unique_ptr<Publisher>> pubs;
+    std::vector<std::unique_ptr<Member>> members;
+    std::map<int, int> publishers_on;
+    for (auto& p : placed) {
+        if (publishers_on[p.worker]++ == 0) {
+            pubs.push_back(std::make_unique<Publisher>(
+                *p.ws, "w" + std::to_string(p.worker), "t", std::size_t{200}));
+        } else {
+            p.ws->add_group("t");
+            ASSERT_TRUE(p.ws->sync());
+            members.push_back(std::make_unique<Member>(*p.ws));
+        }
+    }
+    ASSERT_EQ(pubs.size(), 2u);
+    for (auto& m : members) m->start();
+    for (auto& p : pubs) p->start();
+    std::this_thread::sleep_for(std::chrono::seconds(8));
+    int sent = 0;
+    for (auto& p : pubs) {
+        p->finish();
+        sent += p->sent;
+    }
+    std::printf("published %d messages in 8 s (%d/s) through a worker limited to 20%% CPU\n",
+                sent, sent / 8);
+    for (auto& m : members) {
+        EXPECT_TRUE(eventually([&] { return m->got >= sent; }, 60000)) << m->got << " of " << sent;
+    }
+    for (auto& m : members) {
+        m->finish();
+        EXPECT_EQ(m->got, sent) << "every member got every message";
+        EXPECT_EQ(m->disorder, 0) << "in per-publisher order";
+        EXPECT_EQ(m->close_code, 0);
+    }
+    EXPECT_GE(total(herald.port(), "backpressure_events"), 1u);
+    EXPECT_EQ(stats_total(herald.port(), "records_lapped"), 0u);
+}
+
+}  // namespace
+}  // namespace herald::test
