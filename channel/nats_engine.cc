@@ -122,6 +122,10 @@ core::Status NatsEngine::make_options() {
     }
     if (s == NATS_OK && tls) s = natsOptions_SetSecure(opts_, true);
     if (s != NATS_OK) return core::Error{"nats: options: " + status_text(s)};
+    if (!options_.nats_ca.empty()) {
+        s = natsOptions_LoadCATrustedCertificates(opts_, options_.nats_ca.c_str());
+        if (s != NATS_OK) return core::Error{"--nats-ca: " + status_text(s)};
+    }
     if (!options_.nats_creds.empty()) {
         s = natsOptions_SetUserCredentialsFromFiles(opts_, options_.nats_creds.c_str(), nullptr);
         if (s != NATS_OK) return core::Error{"--nats-creds: " + status_text(s)};
