@@ -41,14 +41,16 @@ void add_nats_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
     key(k, "cluster", "nats-ca", "nats-ca", ConfigType::kString, Reload::kRestart,
         [](const HeraldOptions& x) { return x.hub_options.nats_ca; });
     flags.add("nats-prefix", "PREFIX",
-              "subject prefix of the groups' subjects (default herald.<cluster-name>.g.);\n"
-              "a group's subject is PREFIX + its id in base64url",
+              "subject prefix of the groups' subjects (default\n"
+              "herald.<cluster-name>.g.); a group's subject is PREFIX + its id\n"
+              "in base64url",
               text_flag(hub.nats_prefix));
     key(k, "cluster", "nats-prefix", "nats-prefix", ConfigType::kString, Reload::kRestart,
         [](const HeraldOptions& x) { return x.hub_options.nats_prefix; });
     flags.add("nats-buffer", "BYTES",
               "publishes held while the NATS connection is down, and received\n"
-              "messages waiting for the hub; beyond, dropped and reported (default 8MiB)",
+              "messages waiting for the hub; beyond, dropped and reported\n"
+              "(default 8MiB)",
               size_flag(p.nats_buffer, 64 * 1024, 1u << 30));
     key(k, "cluster", "nats-buffer", "nats-buffer", ConfigType::kSize, Reload::kRestart,
         [](const HeraldOptions& x) { return num(x.hub_options.nats_buffer); });
