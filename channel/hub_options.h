@@ -43,6 +43,7 @@ struct HubOptions {
     Engine engine = Engine::kMesh;                           // --engine mesh|nats
     std::vector<std::string> nats_urls;  // --nats-url: nats:// or tls://, user:pass@ or token@
     std::string nats_creds;              // --nats-creds FILE: a NATS user credentials file
+    std::string nats_ca;                 // --nats-ca FILE: CAs for tls:// ("": the system's)
     std::string nats_prefix;             // --nats-prefix ("": herald.<cluster>.g.)
     std::size_t nats_buffer = 8u << 20;  // --nats-buffer: reconnect buffer and inbound queue
 };

@@ -25,9 +25,10 @@ void append_group_token(std::string& out, std::string_view group) {
         return;
     }
     const auto* p = reinterpret_cast<const unsigned char*>(group.data());
+    const auto at = [&p](int i) { return static_cast<std::uint32_t>(p[i]); };
     std::size_t n = group.size();
     for (; n >= 3; n -= 3, p += 3) {
-        const std::uint32_t v = (p[0] << 16) | (p[1] << 8) | p[2];
+        const std::uint32_t v = (at(0) << 16) | (at(1) << 8) | at(2);
         out += kAlphabet[(v >> 18) & 63];
         out += kAlphabet[(v >> 12) & 63];
         out += kAlphabet[(v >> 6) & 63];
@@ -37,7 +38,7 @@ void append_group_token(std::string& out, std::string_view group) {
         out += kAlphabet[p[0] >> 2];
         out += kAlphabet[(p[0] & 3) << 4];
     } else if (n == 2) {
-        const std::uint32_t v = (p[0] << 8) | p[1];
+        const std::uint32_t v = (at(0) << 8) | at(1);
         out += kAlphabet[(v >> 10) & 63];
         out += kAlphabet[(v >> 4) & 63];
         out += kAlphabet[(v & 15) << 2];

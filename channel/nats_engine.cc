@@ -122,6 +122,10 @@ core::Status NatsEngine::make_options() {
     }
     if (s == NATS_OK && tls) s = natsOptions_SetSecure(opts_, true);
     if (s != NATS_OK) return core::Error{"nats: options: " + status_text(s)};
+    if (!options_.nats_ca.empty()) {
+        s = natsOptions_LoadCATrustedCertificates(opts_, options_.nats_ca.c_str());
+        if (s != NATS_OK) return core::Error{"--nats-ca: " + status_text(s)};
+    }
     if (!options_.nats_creds.empty()) {
         s = natsOptions_SetUserCredentialsFromFiles(opts_, options_.nats_creds.c_str(), nullptr);
         if (s != NATS_OK) return core::Error{"--nats-creds: " + status_text(s)};
@@ -424,9 +428,11 @@ void NatsEngine::append_metrics(net::MetricsText& m) const {
          subs_.size()},
         {"herald_nats_messages_in_total", "messages from NATS put on the rings", T::kCounter,
          c.msgs_in},
-        {"herald_nats_bytes_in_total", "their bytes", T::kCounter, c.bytes_in},
+        {"herald_nats_bytes_in_total", "bytes of the messages from NATS put on the rings",
+         T::kCounter, c.bytes_in},
         {"herald_nats_messages_out_total", "messages published to NATS", T::kCounter, c.msgs_out},
-        {"herald_nats_bytes_out_total", "their bytes", T::kCounter, c.bytes_out},
+        {"herald_nats_bytes_out_total", "bytes of the messages published to NATS", T::kCounter,
+         c.bytes_out},
         {"herald_nats_publish_errors_total", "publishes the NATS client refused", T::kCounter,
          c.publish_errors},
         {"herald_nats_gaps_total", "seq gaps seen (group members closed 1013)", T::kCounter,

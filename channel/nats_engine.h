@@ -60,7 +60,8 @@ class NatsEngine final : public HandleOwner {
     // Messages of `group` (empty: of every group) were lost on the way to this host.
     using OnLost = std::function<void(std::string_view)>;
 
-    // Takes --node-id, --nats-url, --nats-creds, --nats-prefix, --nats-buffer and the limits.
+    // Takes --node-id, --nats-url, --nats-creds, --nats-ca, --nats-prefix, --nats-buffer and the
+    // limits.
     NatsEngine(const HubOptions& options, OnPublish on_publish, OnLost on_lost);
     ~NatsEngine();  // unsubscribes, closes the connection, frees what is queued
     NatsEngine(const NatsEngine&) = delete;

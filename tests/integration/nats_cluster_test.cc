@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "tests/support/herald_process.h"
+#include "tests/support/tls_test_pki.h"
 #include "tests/support/ws_client.h"
 
 namespace herald::test {
@@ -158,6 +159,59 @@ TEST(NatsCluster, ReadyzFailsWhileNatsIsDownAndPassesOnceItIsUp) {
     EXPECT_NE(stats.find("\"engine\":\"nats\""), std::string::npos);
     EXPECT_NE(stats.find("\"server\":\"" + nats.servers[0].url() + "\""), std::string::npos)
         << stats;
+}
+
+// /readyz of a herald on `api` answers 200 within `limit`.
+bool ready_within(std::uint16_t api, std::chrono::milliseconds limit) {
+    return nats_eventually(
+        [&] {
+            return http_exchange(api,
+                                 "GET /readyz HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+                .starts_with("HTTP/1.1 200");
+        },
+        limit);
+}
+
+// A one-worker herald hub on NATS at `url` (plus `extra`), its admin listener on `api`.
+std::unique_ptr<HeraldProcess> nats_herald(const std::string& url, std::uint16_t api,
+                                           std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "--workers",  "1", "--engine",     "nats",
+        "--nats-url", url, "--api-listen", "127.0.0.1:" + std::to_string(api)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return std::make_unique<HeraldProcess>(args);
+}
+
+TEST(NatsCluster, UserPasswordInTheUrlAuthenticatesAndIsNotShown) {
+    if (access(kNatsServer, X_OK) != 0) GTEST_SKIP() << "nats-server is not installed";
+    NatsCluster nats(1, {"--user", "hub", "--pass", "s3cret"});
+    ASSERT_TRUE(nats.ok());
+    const std::string port = std::to_string(nats.servers[0].client);
+    const std::uint16_t good_api = nats_free_port(), bad_api = nats_free_port();
+    auto good = nats_herald("nats://hub:s3cret@127.0.0.1:" + port, good_api);
+    auto bad = nats_herald("nats://hub:wrong@127.0.0.1:" + port, bad_api);
+    ASSERT_TRUE(good->ok() && bad->ok());
+    EXPECT_TRUE(ready_within(good_api, 15s));
+    const std::string stats = http_get_body(good_api, "/stats");
+    EXPECT_NE(stats.find("\"server\":\"nats://127.0.0.1:" + port + "\""), std::string::npos)
+        << stats;
+    EXPECT_EQ(stats.find("s3cret"), std::string::npos);
+    EXPECT_FALSE(ready_within(bad_api, 1s));  // refused by the server: never ready
+}
+
+TEST(NatsCluster, TlsUrlVerifiesTheServerAgainstNatsCa) {
+    if (access(kNatsServer, X_OK) != 0) GTEST_SKIP() << "nats-server is not installed";
+    TestPki pki;
+    NatsCluster nats(
+        1, {"--tls", "--tlscert", pki.path("server.pem"), "--tlskey", pki.path("server.key")});
+    ASSERT_TRUE(nats.ok());
+    const std::string url = "tls://127.0.0.1:" + std::to_string(nats.servers[0].client);
+    const std::uint16_t trusted_api = nats_free_port(), untrusted_api = nats_free_port();
+    auto trusted = nats_herald(url, trusted_api, {"--nats-ca", pki.path("ca.pem")});
+    auto untrusted = nats_herald(url, untrusted_api);  // the system's CAs do not know it
+    ASSERT_TRUE(trusted->ok() && untrusted->ok());
+    EXPECT_TRUE(ready_within(trusted_api, 15s));
+    EXPECT_FALSE(ready_within(untrusted_api, 1s));
 }
 
 // HPUB of `payload` to `subject` with `headers` ("K: V\r\n" lines).

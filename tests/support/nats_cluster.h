@@ -59,8 +59,10 @@ class NatsCluster {
         std::string url() const { return "nats://127.0.0.1:" + std::to_string(client); }
     };
 
-    // Starts `n` routed servers and waits (up to 20 s) until each has a route to every other.
-    explicit NatsCluster(int n = 3) {
+    // Starts `n` routed servers and waits (up to 20 s) until each has a route to every other;
+    // `extra` goes to every server's command line (--user, --tls ...).
+    explicit NatsCluster(int n = 3, std::vector<std::string> extra = {})
+        : extra_(std::move(extra)) {
         for (int i = 0; i < n; ++i)
             servers.push_back({nats_free_port(), nats_free_port(), nats_free_port(), -1});
         for (int i = 0; i < n; ++i) start(static_cast<std::size_t>(i));
@@ -132,6 +134,7 @@ class NatsCluster {
                                          "nats://127.0.0.1:" + std::to_string(s.route),
                                          "--routes",
                                          routes};
+        args.insert(args.end(), extra_.begin(), extra_.end());
         s.pid = fork();
         if (s.pid == 0) {
             const int null = open("/dev/null", O_WRONLY);
@@ -153,6 +156,7 @@ class NatsCluster {
         return true;
     }
     bool ok_ = false;
+    std::vector<std::string> extra_;
 };
 
 // ---- herald hosts on the NATS cluster ---------------------------------------------------

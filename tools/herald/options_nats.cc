@@ -1,4 +1,5 @@
-// The NATS engine's flags (--engine, --nats-url, --nats-creds, --nats-prefix, --nats-buffer),
+// The NATS engine's flags (--engine, --nats-url, --nats-creds, --nats-ca, --nats-prefix,
+// --nats-buffer),
 // each declared with its [cluster] config-file key; docs/CLUSTER.md describes the engine.
 #include <string_view>
 
@@ -33,15 +34,23 @@ void add_nats_flags(Flags& flags, HeraldOptions& o, Pending& p, Keys& k) {
               text_flag(hub.nats_creds));
     key(k, "cluster", "nats-creds", "nats-creds", ConfigType::kString, Reload::kRestart,
         [](const HeraldOptions& x) { return x.hub_options.nats_creds; });
+    flags.add("nats-ca", "FILE",
+              "PEM CA certificates that verify tls:// NATS servers\n"
+              "(default: the system's trusted CAs)",
+              text_flag(hub.nats_ca));
+    key(k, "cluster", "nats-ca", "nats-ca", ConfigType::kString, Reload::kRestart,
+        [](const HeraldOptions& x) { return x.hub_options.nats_ca; });
     flags.add("nats-prefix", "PREFIX",
-              "subject prefix of the groups' subjects (default herald.<cluster-name>.g.);\n"
-              "a group's subject is PREFIX + its id in base64url",
+              "subject prefix of the groups' subjects (default\n"
+              "herald.<cluster-name>.g.); a group's subject is PREFIX + its id\n"
+              "in base64url",
               text_flag(hub.nats_prefix));
     key(k, "cluster", "nats-prefix", "nats-prefix", ConfigType::kString, Reload::kRestart,
         [](const HeraldOptions& x) { return x.hub_options.nats_prefix; });
     flags.add("nats-buffer", "BYTES",
               "publishes held while the NATS connection is down, and received\n"
-              "messages waiting for the hub; beyond, dropped and reported (default 8MiB)",
+              "messages waiting for the hub; beyond, dropped and reported\n"
+              "(default 8MiB)",
               size_flag(p.nats_buffer, 64 * 1024, 1u << 30));
     key(k, "cluster", "nats-buffer", "nats-buffer", ConfigType::kSize, Reload::kRestart,
         [](const HeraldOptions& x) { return num(x.hub_options.nats_buffer); });

@@ -189,6 +189,7 @@ constexpr const char* kNatsKeys = R"([cluster]
 engine = "nats"
 nats-url = ["nats://u:p@127.0.0.1:4222", "tls://127.0.0.1:4223"]
 nats-creds = "/etc/herald/hub.creds"
+nats-ca = "/etc/herald/nats-ca.pem"
 nats-prefix = "acme.herald."
 nats-buffer = "1MiB"
 )";

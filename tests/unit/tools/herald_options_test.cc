@@ -352,6 +352,7 @@ TEST(HeraldOptions, UsageDescribesEveryFlagUnderItsSection) {
                             "  --engine mesh|nats",
                             "  --nats-url URL,...",
                             "  --nats-creds FILE",
+                            "  --nats-ca FILE",
                             "  --nats-prefix PREFIX",
                             "  --api-listen HOST:PORT",
                             "  --api-token TOKEN",
