@@ -1,5 +1,6 @@
 #include "net/uring.h"
 
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -216,11 +217,16 @@ io_uring_sqe* Uring::sqe() {
 }
 
 // The SQ thread advances the ring's head once it has prepared (copied) the SQEs before it; a
-// sleeping thread is woken by io_uring_submit (IORING_SQ_NEED_WAKEUP).
+// sleeping thread is woken by io_uring_submit (IORING_SQ_NEED_WAKEUP). After a short spin the
+// loop yields its CPU, which the SQ thread may share.
 void Uring::wait_sq_empty() noexcept {
-    while (io_uring_sq_ready(&ring_) > 0) {
+    for (unsigned spins = 0; io_uring_sq_ready(&ring_) > 0; ++spins) {
         io_uring_submit(&ring_);
-        __builtin_ia32_pause();
+        if (spins < 64) {
+            __builtin_ia32_pause();
+        } else {
+            sched_yield();
+        }
     }
 }
 

@@ -186,12 +186,51 @@ TEST(KernelPaths, ConnectionsDieWithZeroCopySendsAndNotificationsInFlight) {
     EXPECT_EQ(herald.stop(SIGTERM), 0);
 }
 
+// Bursts make the loop send several frames per connection in one sendmsg, whose msghdr lives in
+// a per-pass arena: under SQPOLL the kernel thread takes the SQE later than io_uring_submit
+// returns, and a reused arena would send other connections' bytes. (This burst is too light to
+// show that failure on its own; tests/load/load_kernel_options_test.py loads herald enough.)
+void expect_burst_in_order(std::uint16_t port, int members, int messages) {
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < members; ++i) {
+        clients.push_back(WsClient::connect(port));
+        ASSERT_TRUE(clients.back());
+        ASSERT_TRUE(clients.back()->add_group("burst"));
+        ASSERT_TRUE(clients.back()->sync());
+    }
+    std::vector<std::unique_ptr<WsClient>> publishers;
+    for (int p = 0; p < 4; ++p) {
+        publishers.push_back(WsClient::connect(port));
+        ASSERT_TRUE(publishers.back());
+    }
+    for (int m = 0; m < messages; ++m) {
+        const std::size_t p = static_cast<std::size_t>(m) % publishers.size();
+        ASSERT_TRUE(publishers[p]->send_to_group("burst", std::to_string(m) + payload(100, m)));
+    }
+    for (auto& c : clients) {
+        std::vector<bool> seen(static_cast<std::size_t>(messages), false);
+        for (int m = 0; m < messages; ++m) {
+            const auto text = c->read_text(10000);
+            ASSERT_TRUE(text) << m;
+            const std::size_t digits = text->find_first_not_of("0123456789");
+            ASSERT_NE(digits, 0u) << *text;
+            const int n = std::stoi(text->substr(0, digits));
+            ASSERT_TRUE(n >= 0 && n < messages) << *text;
+            EXPECT_EQ(text->substr(digits), payload(100, n));
+            seen[static_cast<std::size_t>(n)] = true;
+        }
+        for (bool s : seen) EXPECT_TRUE(s);
+    }
+}
+
 TEST(KernelPaths, SqpollServesAndSaysItIsOn) {
     HeraldProcess herald({"--workers", "1", "--sqpoll"});
     ASSERT_TRUE(herald.ok());
     const std::string err = herald.stderr_text();
     EXPECT_NE(err.find("event=sqpoll state=on cpu=any"), std::string::npos) << err;
     expect_exact_delivery(herald.port(), 2);
+    expect_burst_in_order(herald.port(), 50, 400);
+    EXPECT_EQ(stats_total(herald.port(), "commands_failed"), 0u);
     EXPECT_EQ(herald.stop(SIGTERM), 0);
 }
 

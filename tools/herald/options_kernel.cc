@@ -69,8 +69,8 @@ void add_kernel_flags(Flags& flags, HeraldOptions& o, Keys& k) {
         [](const HeraldOptions& x) { return zerocopy_text(x.server.zerocopy_threshold); });
     flags.add_optional("sqpoll", "CPU",
                        "a kernel thread polls each worker's submission queue (on CPU\n"
-                       "when given): for machines with a spare core per worker; it\n"
-                       "costs throughput on 2 cores (docs/PERFORMANCE.md)",
+                       "when given): for machines with a spare core per worker; on 2\n"
+                       "cores it doubles the CPU per delivery (docs/PERFORMANCE.md)",
                        sqpoll_flag(s));
     key(k, "listen", "sqpoll", "sqpoll", ConfigType::kString, Reload::kRestart,
         [](const HeraldOptions& x) { return sqpoll_text(x.server); });
