@@ -10,8 +10,10 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -220,14 +222,24 @@ bool burst(std::vector<Joiner>& joiners, std::size_t threads) {
     for (std::size_t t = 0; t < threads; ++t) {
         senders.emplace_back([&, t] {
             for (std::size_t i = t; i < joiners.size(); i += threads) {
-                if (!joiners[i].ws->send_raw(joiners[i].wire)) ok = false;
+                if (joiners[i].ws->send_raw(joiners[i].wire)) continue;
+                std::printf("connection %zu: write failed: %s\n", i, std::strerror(errno));
+                ok = false;
             }
         });
     }
     for (std::thread& s : senders) s.join();
     const auto sent = std::chrono::steady_clock::now();
-    for (Joiner& j : joiners) {
-        if (!j.ws->sync(60000)) ok = false;
+    for (std::size_t i = 0; i < joiners.size(); ++i) {
+        if (joiners[i].ws->sync(60000)) continue;
+        ok = false;
+        auto f = joiners[i].ws->read_frame(100);
+        std::printf(
+            "connection %zu: no pong; next frame: %s\n", i,
+            f ? (f->opcode == net::Opcode::kClose ? "close " + std::to_string(f->close_code())
+                                                  : f->payload.substr(0, 80))
+                    .c_str()
+              : "none");
     }
     const auto applied = std::chrono::steady_clock::now();
     std::size_t commands = 0;
