@@ -7,6 +7,7 @@
 // name it; the loop spins on the rings briefly before it sleeps in epoll_wait.
 #include "channel/hub.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -199,6 +200,14 @@ void Hub::apply_limits(const HubOptions& limits) {
 void Hub::on_tick(core::Nanos now) {
     mesh_.tick(now);
     ask_resyncs(now);
+    // Once the host's interest has shrunk to under half its peak (a burst of members left),
+    // the memory its tables used goes back to the system.
+    const std::size_t interest = interest_.local().size();
+    interest_peak_ = std::max(interest_peak_, interest);
+    if (interest < interest_peak_ / 2) {
+        malloc_trim(0);
+        interest_peak_ = interest;
+    }
 }
 
 // ---- the workers' rings -------------------------------------------------------------------
