@@ -355,8 +355,8 @@ std::uint64_t Hub::records_lapped() const {
     std::uint64_t lapped = 0;
     for (std::uint32_t p = 0; p < sync_.size(); ++p) {
         // relaxed: a monitoring snapshot of what the writers counted.
-        if (p != self_)
-            lapped += region_.ring(p).reader(self_).drops.load(std::memory_order_relaxed);
+        if (p == self_) continue;
+        lapped += region_.ring(p).reader(self_).drops.load(std::memory_order_relaxed);
     }
     return lapped;
 }
