@@ -285,7 +285,7 @@ void cross_host_sample(TwoHosts& hosts, std::vector<Joiner>& joiners, std::size_
     for (std::size_t i = 0; i < joiners.size(); ++i) {
         std::size_t got = 0;
         while (got < expected[i] && std::chrono::steady_clock::now() < deadline) {
-            auto f = joiners[i].ws->read_frame(2000);
+            auto f = joiners[i].ws->read_frame(5000);
             if (!f) break;
             if (f->opcode == net::Opcode::kText && f->payload.starts_with("m")) ++got;
         }
@@ -356,6 +356,10 @@ TEST(InterestBurst, AHubStoppedPastTheLapBoundIsResyncedWhenItResumes) {
     }
     ASSERT_GT(hub, 0);
     ASSERT_EQ(kill(hub, SIGSTOP), 0);
+    struct Resume {  // whatever fails below, the hub does not stay stopped
+        pid_t pid;
+        ~Resume() { kill(pid, SIGCONT); }
+    } resume{hub};
     // While it is stopped: half the members leave, new ones join, until the hub's readers are
     // lapped (at most 40 rounds of 5,000 joins, or 60 s).
     for (std::size_t i = 0; i < before.size(); i += 2) before[i].ws->close_socket();
