@@ -5,7 +5,8 @@
 // /stats interest_workers: groups and interest_hash) must equal what the worker reports, B must
 // hold exactly A's groups as subscriptions, and sampled cross-host messages must all arrive;
 // after every member left, B holds no subscription from A. A second test stops A's hub (SIGSTOP)
-// past the rings' lap bound while members join and leave, and checks the resync repairs it.
+// past the rings' lap bound while members join and leave, and checks the resync repairs it
+// (with more joins and leaves racing the resync after SIGCONT).
 // Hosts are network namespaces when they can be made, else loopback addresses (said in output).
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -377,6 +378,14 @@ TEST(InterestBurst, AHubStoppedPastTheLapBoundIsResyncedWhenItResumes) {
     std::this_thread::sleep_for(1500ms);  // past any stall bound of the rings
     ASSERT_EQ(kill(hub, SIGCONT), 0);
     ASSERT_TRUE(lapped) << "the stopped hub was never lapped";
+    // Members leave and join while the hub catches up and resyncs: live records and answers
+    // interleave in the rings.
+    after.front().ws->close_socket();
+    after.erase(after.begin());
+    std::vector<Joiner> racing = joiners_on(hosts, 1, 5000, 5000, 900000);
+    ASSERT_EQ(racing.size(), 1u);
+    ASSERT_TRUE(burst(racing, 1));
+    after.push_back(std::move(racing.front()));
     EXPECT_TRUE(eventually([&] { return agreed(hosts, 0, &why); }, 60s)) << why;
     const std::string stats = hosts.hub_stats(0);
     EXPECT_GT(number_after(stats, 0, "records_lapped"), 0u);
