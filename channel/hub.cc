@@ -7,6 +7,7 @@
 // name it; the loop spins on the rings briefly before it sleeps in epoll_wait.
 #include "channel/hub.h"
 
+#include <malloc.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -218,6 +219,14 @@ void Hub::on_tick(core::Nanos now) {
         mesh_.tick(now);
     }
     ask_resyncs(now);
+    // Once the host's interest has shrunk to under half its peak (a burst of members left),
+    // the memory its tables used goes back to the system.
+    const std::size_t interest = interest_.local().size();
+    interest_peak_ = std::max(interest_peak_, interest);
+    if (interest < interest_peak_ / 2) {
+        malloc_trim(0);
+        interest_peak_ = interest;
+    }
 }
 
 // ---- the workers' rings -------------------------------------------------------------------
@@ -387,8 +396,8 @@ std::uint64_t Hub::records_lapped() const {
     std::uint64_t lapped = 0;
     for (std::uint32_t p = 0; p < sync_.size(); ++p) {
         // relaxed: a monitoring snapshot of what the writers counted.
-        if (p != self_)
-            lapped += region_.ring(p).reader(self_).drops.load(std::memory_order_relaxed);
+        if (p == self_) continue;
+        lapped += region_.ring(p).reader(self_).drops.load(std::memory_order_relaxed);
     }
     return lapped;
 }

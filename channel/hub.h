@@ -128,6 +128,7 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
     std::uint64_t api_publishes_ = 0;     // messages published through the admin listener
     std::uint64_t lost_groups_ = 0;       // LOST records written for the workers
     std::vector<WorkerSync> sync_;        // per process id (the hub's own entry unused)
+    std::size_t interest_peak_ = 0;       // most groups since the last malloc_trim
 };
 
 }  // namespace herald::channel

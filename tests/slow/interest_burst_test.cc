@@ -5,13 +5,16 @@
 // /stats interest_workers: groups and interest_hash) must equal what the worker reports, B must
 // hold exactly A's groups as subscriptions, and sampled cross-host messages must all arrive;
 // after every member left, B holds no subscription from A. A second test stops A's hub (SIGSTOP)
-// past the rings' lap bound while members join and leave, and checks the resync repairs it.
+// past the rings' lap bound while members join and leave, and checks the resync repairs it
+// (with more joins and leaves racing the resync after SIGCONT).
 // Hosts are network namespaces when they can be made, else loopback addresses (said in output).
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <functional>
 #include <memory>
@@ -220,14 +223,24 @@ bool burst(std::vector<Joiner>& joiners, std::size_t threads) {
     for (std::size_t t = 0; t < threads; ++t) {
         senders.emplace_back([&, t] {
             for (std::size_t i = t; i < joiners.size(); i += threads) {
-                if (!joiners[i].ws->send_raw(joiners[i].wire)) ok = false;
+                if (joiners[i].ws->send_raw(joiners[i].wire)) continue;
+                std::printf("connection %zu: write failed: %s\n", i, std::strerror(errno));
+                ok = false;
             }
         });
     }
     for (std::thread& s : senders) s.join();
     const auto sent = std::chrono::steady_clock::now();
-    for (Joiner& j : joiners) {
-        if (!j.ws->sync(60000)) ok = false;
+    for (std::size_t i = 0; i < joiners.size(); ++i) {
+        if (joiners[i].ws->sync(60000)) continue;
+        ok = false;
+        auto f = joiners[i].ws->read_frame(100);
+        std::printf(
+            "connection %zu: no pong; next frame: %s\n", i,
+            f ? (f->opcode == net::Opcode::kClose ? "close " + std::to_string(f->close_code())
+                                                  : f->payload.substr(0, 80))
+                    .c_str()
+              : "none");
     }
     const auto applied = std::chrono::steady_clock::now();
     std::size_t commands = 0;
@@ -273,7 +286,7 @@ void cross_host_sample(TwoHosts& hosts, std::vector<Joiner>& joiners, std::size_
     for (std::size_t i = 0; i < joiners.size(); ++i) {
         std::size_t got = 0;
         while (got < expected[i] && std::chrono::steady_clock::now() < deadline) {
-            auto f = joiners[i].ws->read_frame(2000);
+            auto f = joiners[i].ws->read_frame(5000);
             if (!f) break;
             if (f->opcode == net::Opcode::kText && f->payload.starts_with("m")) ++got;
         }
@@ -344,6 +357,10 @@ TEST(InterestBurst, AHubStoppedPastTheLapBoundIsResyncedWhenItResumes) {
     }
     ASSERT_GT(hub, 0);
     ASSERT_EQ(kill(hub, SIGSTOP), 0);
+    struct Resume {  // whatever fails below, the hub does not stay stopped
+        pid_t pid;
+        ~Resume() { kill(pid, SIGCONT); }
+    } resume{hub};
     // While it is stopped: half the members leave, new ones join, until the hub's readers are
     // lapped (at most 40 rounds of 5,000 joins, or 60 s).
     for (std::size_t i = 0; i < before.size(); i += 2) before[i].ws->close_socket();
@@ -361,6 +378,14 @@ TEST(InterestBurst, AHubStoppedPastTheLapBoundIsResyncedWhenItResumes) {
     std::this_thread::sleep_for(1500ms);  // past any stall bound of the rings
     ASSERT_EQ(kill(hub, SIGCONT), 0);
     ASSERT_TRUE(lapped) << "the stopped hub was never lapped";
+    // Members leave and join while the hub catches up and resyncs: live records and answers
+    // interleave in the rings.
+    after.front().ws->close_socket();
+    after.erase(after.begin());
+    std::vector<Joiner> racing = joiners_on(hosts, 1, 5000, 5000, 900000);
+    ASSERT_EQ(racing.size(), 1u);
+    ASSERT_TRUE(burst(racing, 1));
+    after.push_back(std::move(racing.front()));
     EXPECT_TRUE(eventually([&] { return agreed(hosts, 0, &why); }, 60s)) << why;
     const std::string stats = hosts.hub_stats(0);
     EXPECT_GT(number_after(stats, 0, "records_lapped"), 0u);

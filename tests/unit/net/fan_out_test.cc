@@ -16,9 +16,14 @@ struct RecordingRelay final : Relay {
     std::vector<std::pair<std::string, bool>> interests;
 
     void publish(std::string_view, std::span<const std::uint8_t>) override {}
+    std::size_t room = SIZE_MAX;  // records can_write() lets through
+
     void interest(std::string_view group, bool joined) override {
         interests.emplace_back(std::string(group), joined);
+        if (room != SIZE_MAX && room > 0) --room;
     }
+    void interest_set(bool begin) override { interests.emplace_back(begin ? "<" : ">", begin); }
+    bool can_write() const override { return room > 0; }
     bool poll(RecordSink&) override { return false; }
     bool pending() const override { return false; }
     void flush() override {}
@@ -90,13 +95,47 @@ TEST_F(GroupFanOutTest, LeaveAllAnnouncesEveryGroupItEmptied) {
     EXPECT_EQ(stats.memberships.get(), 1u);
 }
 
-TEST_F(GroupFanOutTest, AnnounceAllRepeatsEveryGroupWithAMember) {
+TEST_F(GroupFanOutTest, AnnounceAllRepeatsEveryGroupWithAMemberBetweenBeginAndEnd) {
     ASSERT_TRUE(groups.join(0, "a"));
     ASSERT_TRUE(groups.join(1, "b"));
     relay.interests.clear();
     groups.announce_all();
-    std::sort(relay.interests.begin(), relay.interests.end());
-    EXPECT_EQ(relay.interests, (Interests{{"a", true}, {"b", true}}));
+    EXPECT_TRUE(groups.resyncing());
+    EXPECT_FALSE(groups.resync_step(100));
+    EXPECT_FALSE(groups.resyncing());
+    ASSERT_EQ(relay.interests.size(), 4u);
+    EXPECT_EQ(relay.interests.front(), (std::pair<std::string, bool>{"<", true}));
+    EXPECT_EQ(relay.interests.back(), (std::pair<std::string, bool>{">", false}));
+    std::sort(relay.interests.begin() + 1, relay.interests.end() - 1);
+    EXPECT_EQ(relay.interests[1], (std::pair<std::string, bool>{"a", true}));
+    EXPECT_EQ(relay.interests[2], (std::pair<std::string, bool>{"b", true}));
+}
+
+// The answer goes out as the ring takes it; a group left before its turn is not named, and one
+// created meanwhile is named by its live join, so the records stay in the order of events.
+TEST_F(GroupFanOutTest, APacedAnswerNamesOnlyGroupsStillHeldWhenTheirTurnComes) {
+    ASSERT_TRUE(groups.join(0, "a"));
+    ASSERT_TRUE(groups.join(1, "b"));
+    ASSERT_TRUE(groups.join(2, "c"));
+    relay.interests.clear();
+    relay.room = 0;  // the ring is full
+    groups.announce_all();
+    EXPECT_TRUE(groups.resync_step(100));
+    EXPECT_EQ(relay.interests.size(), 1u);  // only the begin
+    groups.leave(0, "a");
+    groups.leave(1, "b");
+    ASSERT_TRUE(groups.join(3, "d"));
+    ASSERT_TRUE(groups.join(3, "b"));  // left and joined again: named (again) at its turn
+    relay.room = SIZE_MAX;
+    EXPECT_FALSE(groups.resync_step(100));
+    Interests answer(relay.interests.begin() + 5,
+                     relay.interests.end() - 1);  // after the live ones
+    std::sort(answer.begin(), answer.end());
+    EXPECT_EQ(answer, (Interests{{"b", true}, {"c", true}}));
+    EXPECT_EQ(relay.interests.back(), (std::pair<std::string, bool>{">", false}));
+    core::InterestDigest digest;
+    for (const char* g : {"b", "c", "d"}) digest.toggle(g);
+    EXPECT_EQ(stats.interest_hash.get(), digest.value());
 }
 
 TEST_F(GroupFanOutTest, SendSharesOneFrameWithEveryMember) {
