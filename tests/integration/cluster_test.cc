@@ -105,9 +105,13 @@ struct Host {
     }
 };
 
+// Who lists whom in --peers: every host every host, or every host only the first.
+enum class Lists { kEveryone, kOnlyTheFirst };
+
 class Cluster {
   public:
-    explicit Cluster(const std::vector<std::string>& extra = {}, int n = 3) {
+    explicit Cluster(const std::vector<std::string>& extra = {}, int n = 3,
+                     Lists lists = Lists::kEveryone) {
         for (int i = 0; i < n; ++i) {
             Host h;
             h.address = "127.0.0." + std::to_string(2 + i);
@@ -119,13 +123,14 @@ class Cluster {
         for (const Host& h : hosts) {
             peers += (peers.empty() ? "" : ",") + h.address + ":" + std::to_string(h.cluster_port);
         }
+        const std::string first = hosts[0].address + ":" + std::to_string(hosts[0].cluster_port);
         for (int i = 0; i < n; ++i) {
             Host& h = hosts[static_cast<std::size_t>(i)];
             std::vector<std::string> args = {
                 "--workers",        "2",
                 "--node-id",        std::to_string(i + 1),
                 "--cluster-listen", h.address + ":" + std::to_string(h.cluster_port),
-                "--peers",          peers,
+                "--peers",          lists == Lists::kEveryone ? peers : first,
                 "--api-listen",     h.address + ":" + std::to_string(h.api_port)};
             args.insert(args.end(), extra.begin(), extra.end());
             h.herald = std::make_unique<HeraldProcess>(args);
@@ -187,6 +192,34 @@ TEST(Cluster, AMemberOnEachHostGetsAPublishFromAnyHostExactlyOnce) {
     // The lower id dialled, from the address its peers know it by.
     EXPECT_NE(c.hosts[1].stats().find("\"address\":\"from 127.0.0.2:"), std::string::npos);
     EXPECT_NE(c.hosts[2].stats().find("\"address\":\"from 127.0.0.3:"), std::string::npos);
+}
+
+TEST(Cluster, AHostNoOneListsWithTheHighestIdJoinsAndMessagesCrossBothWays) {
+    Cluster c({}, 2, Lists::kOnlyTheFirst);  // host 0 (node 1) lists only itself
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    auto a = c.hosts[0].member("both");
+    auto b = c.hosts[1].member("both");
+    ASSERT_TRUE(c.subscribed(0, 1) && c.subscribed(1, 0)) << c.errors();
+    constexpr int kCount = 100;
+    for (int i = 0; i < kCount; ++i) a->send_to_group("both", "a" + std::to_string(i));
+    for (int i = 0; i < kCount; ++i) b->send_to_group("both", "b" + std::to_string(i));
+    // Each member gets its own host's and the other host's, each stream in order, once.
+    for (auto* m : {a.get(), b.get()}) {
+        int next_a = 0;
+        int next_b = 0;
+        for (int i = 0; i < 2 * kCount; ++i) {
+            const std::optional<std::string> got = m->read_text(5000);
+            ASSERT_TRUE(got && !got->empty()) << "after " << next_a << " + " << next_b;
+            if ((*got)[0] == 'a') {
+                EXPECT_EQ(*got, "a" + std::to_string(next_a++));
+            } else {
+                EXPECT_EQ(*got, "b" + std::to_string(next_b++));
+            }
+        }
+        EXPECT_TRUE(m->quiet_for(200));
+    }
+    EXPECT_EQ(c.hosts[0].counter("hello_refused_duplicate"), 0u);
 }
 
 TEST(Cluster, MessagesFromOnePublisherArriveInOrderOnEveryHost) {
