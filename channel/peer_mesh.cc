@@ -507,7 +507,7 @@ void Mesh::append_stats(std::string& out) const {
         field(out, "lost_sent", p.lost_sent);
         field(out, "lost_received", p.lost_received);
         field(out, "connects", p.connects);
-        out.append(",\"listed\":").append(p.listed ? "true" : "false");
+        out.append(",\"listed\":").append(listed(node) ? "true" : "false");
         out.append(",\"wants_all\":").append(interest_.peer_wants_all(node) ? "true" : "false");
         out.append("}");
     }

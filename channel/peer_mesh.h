@@ -93,7 +93,6 @@ struct Peer {
     std::uint64_t lost_sent = 0;      // LOST frames queued for it (a group each, or all)
     std::uint64_t lost_received = 0;  // LOST frames from it acted on
     bool met = false;                 // linked since this hub started (our HELLO is not fresh)
-    bool listed = false;              // reached through an address of --peers (never forgotten)
     core::Nanos down_since = 0;       // when its link went down (0 while up)
 };
 
@@ -160,6 +159,8 @@ class Mesh final : public HandleOwner {
     std::uint64_t rejected_links() const noexcept { return counters_.rejected_links; }
     const MeshCounters& counters() const noexcept { return counters_; }
     const InterestTable& interest() const noexcept { return interest_; }
+    // Whether an address of --peers led to `node` (such a peer is never forgotten).
+    bool listed(std::uint32_t node) const noexcept;
     // Unsent bytes one link may hold: --peer-buffer + the whole SUBSCRIBE set + kControlSlack;
     // beyond, it is closed as a slow consumer.
     std::size_t out_cap() const noexcept;

@@ -141,7 +141,6 @@ void Mesh::admit(PeerLink& link) {
     peer.received = origin_entry(node, link.theirs.incarnation);
     peer.window.set_limit(options_.peer_buffer);
     peer.node = node;
-    peer.listed = peer.listed || d != nullptr;
     link.node = node;
     link_up(link, peer, d);
 }
@@ -193,6 +192,11 @@ OriginSeq* Mesh::origin_entry(std::uint32_t node, std::uint64_t incarnation) {
     return e;
 }
 
+bool Mesh::listed(std::uint32_t node) const noexcept {
+    return std::any_of(dials_.begin(), dials_.end(),
+                       [node](const Dial& d) { return d.node == node; });
+}
+
 std::uint16_t Mesh::hello_flags(std::uint32_t node) const {
     auto it = node == 0 ? peers_.end() : peers_.find(node);
     return it != peers_.end() && it->second.met ? 0 : kHelloFresh;
@@ -204,7 +208,8 @@ void Mesh::forget_idle_peers(core::Nanos now) {
     const core::Nanos bound = kForgetAfterTimeouts * options_.peer_timeout;
     for (auto it = peers_.begin(); it != peers_.end();) {
         const Peer& p = it->second;
-        if (p.listed || p.link != nullptr || p.down_since == 0 || now - p.down_since < bound) {
+        if (listed(p.node) || p.link != nullptr || p.down_since == 0 ||
+            now - p.down_since < bound) {
             ++it;
             continue;
         }

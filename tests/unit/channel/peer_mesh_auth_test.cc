@@ -200,7 +200,8 @@ TEST(MeshIdentity, ASecondHubWithALinkedNodesIdIsRefusedByTheThirdHost) {
 TEST(MeshJoin, AnUnlistedHubWithTheHighestIdLinksBothWays) {
     Linked l(/*b_lists_a=*/true, /*a_lists_b=*/false);
     ASSERT_TRUE(l.link());
-    EXPECT_FALSE(l.a.mesh->peers().at(100).listed);
+    EXPECT_FALSE(l.a.mesh->listed(100));
+    EXPECT_TRUE(l.b.mesh->listed(1));
     EXPECT_TRUE(l.stream(0, 100));
     l.a.interest.join(0, "back");
     l.a.mesh->send_to_linked(FrameType::kSubscribe, "back");
