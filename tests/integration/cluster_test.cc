@@ -5,14 +5,20 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -424,6 +430,69 @@ TEST(Cluster, AFloodOfSilentPeerConnectionsIsBoundedAndTheHubStaysUp) {
     auto m = h.member("still");
     m->send_to_group("still", "up");
     EXPECT_EQ(m->read_text(3000), "up");
+}
+
+// utime + stime of process `pid`, in clock ticks (proc(5)).
+long cpu_ticks(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i) fields >> skip;
+    long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return utime + stime;
+}
+
+TEST(Cluster, AHubAtItsDescriptorLimitBacksOffAcceptingAndStillServes) {
+    Cluster c({}, 1);
+    ASSERT_TRUE(c.ok()) << c.errors();
+    const Host& h = c.hosts[0];
+    const pid_t hub = h.hub_pid();
+    ASSERT_GT(hub, 0);
+    // A limit that leaves the hub 4 free descriptors (the lowest free numbers, holes included).
+    std::set<long> open;
+    for (const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(hub) + "/fd")) {
+        open.insert(std::stol(e.path().filename().string()));
+    }
+    rlim_t limit = 0;
+    for (int free_fds = 0; free_fds < 4; ++limit) {
+        if (open.count(static_cast<long>(limit)) == 0) ++free_fds;
+    }
+    const rlimit tight{limit, limit};
+    ASSERT_EQ(prlimit(hub, RLIMIT_NOFILE, &tight, nullptr), 0);
+    std::vector<int> waiting;
+    for (int i = 0; i < 16; ++i) waiting.push_back(tcp_connect(h.cluster_port, h.address.c_str()));
+    const long ticks_before = cpu_ticks(hub);
+    const auto start = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const long ticks = cpu_ticks(hub) - ticks_before;
+    for (int fd : waiting) close(fd);  // the hub's descriptors come back as it reads their EOF
+    // It backed off (one try per 100 ms pause), not one try per loop pass on a spinning core.
+    EXPECT_LT(static_cast<double>(ticks),
+              0.1 * seconds * static_cast<double>(sysconf(_SC_CLK_TCK)));
+    std::uint64_t pauses = 0;
+    ASSERT_TRUE(eventually([&] { return (pauses = h.counter("accept_pauses")) >= 1; }))
+        << c.errors();
+    std::printf("at the limit for %.1f s: %llu accept pauses, %ld CPU ticks\n", seconds,
+                static_cast<unsigned long long>(pauses), ticks);
+    // Logged once a second at most, not once per try.
+    const std::string log = c.errors();
+    std::size_t lines = 0;
+    for (std::size_t at = log.find("cluster_accept_paused"); at != std::string::npos;
+         at = log.find("cluster_accept_paused", at + 1)) {
+        ++lines;
+    }
+    EXPECT_GE(lines, 1u) << log;
+    EXPECT_LE(lines, pauses);
+    EXPECT_LE(lines, static_cast<std::size_t>(seconds) + 3) << log;
+    auto m = h.member("after");
+    ASSERT_TRUE(m);
+    m->send_to_group("after", "served");
+    EXPECT_EQ(m->read_text(3000), "served");
 }
 
 std::string post(const Host& h, const std::string& body, const std::string& auth = "") {
