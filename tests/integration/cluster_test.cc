@@ -116,8 +116,9 @@ enum class Lists { kEveryone, kOnlyTheFirst };
 
 class Cluster {
   public:
+    // Host i runs node i + 1, or ids[i] when given.
     explicit Cluster(const std::vector<std::string>& extra = {}, int n = 3,
-                     Lists lists = Lists::kEveryone) {
+                     Lists lists = Lists::kEveryone, std::vector<std::uint32_t> ids = {}) {
         for (int i = 0; i < n; ++i) {
             Host h;
             h.address = "127.0.0." + std::to_string(2 + i);
@@ -133,11 +134,17 @@ class Cluster {
         for (int i = 0; i < n; ++i) {
             Host& h = hosts[static_cast<std::size_t>(i)];
             std::vector<std::string> args = {
-                "--workers",        "2",
-                "--node-id",        std::to_string(i + 1),
-                "--cluster-listen", h.address + ":" + std::to_string(h.cluster_port),
-                "--peers",          lists == Lists::kEveryone ? peers : first,
-                "--api-listen",     h.address + ":" + std::to_string(h.api_port)};
+                "--workers",
+                "2",
+                "--node-id",
+                std::to_string(ids.empty() ? static_cast<std::uint32_t>(i + 1)
+                                           : ids[static_cast<std::size_t>(i)]),
+                "--cluster-listen",
+                h.address + ":" + std::to_string(h.cluster_port),
+                "--peers",
+                lists == Lists::kEveryone ? peers : first,
+                "--api-listen",
+                h.address + ":" + std::to_string(h.api_port)};
             args.insert(args.end(), extra.begin(), extra.end());
             h.herald = std::make_unique<HeraldProcess>(args);
         }
@@ -226,6 +233,25 @@ TEST(Cluster, AHostNoOneListsWithTheHighestIdJoinsAndMessagesCrossBothWays) {
         EXPECT_TRUE(m->quiet_for(200));
     }
     EXPECT_EQ(c.hosts[0].counter("hello_refused_duplicate"), 0u);
+}
+
+TEST(Cluster, TwoHostsWithOneNodeIdAreReportedAndTheThirdKeepsOneSteadyLink) {
+    Cluster c({}, 3, Lists::kEveryone, {1, 1, 3});
+    ASSERT_TRUE(c.ok()) << c.errors();
+    const Host& third = c.hosts[2];
+    ASSERT_TRUE(eventually([&] { return third.peer_up(1); })) << c.errors();
+    ASSERT_TRUE(eventually([&] {
+        return c.hosts[0].counter("hello_refused_own_id") >= 1 &&
+               c.hosts[1].counter("hello_refused_own_id") >= 1 &&
+               third.counter("hello_refused_duplicate") >= 1;
+    })) << c.errors();
+    const std::uint64_t connects = third.peer(1, "connects");
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // a flapping link would show here
+    EXPECT_TRUE(third.peer_up(1));
+    EXPECT_EQ(third.peer(1, "connects"), connects) << third.stats();
+    const std::string log = c.errors();
+    EXPECT_NE(log.find("event=node_id_conflict node=1"), std::string::npos) << log;
+    EXPECT_NE(log.find("event=hello_refused_duplicate node=1"), std::string::npos) << log;
 }
 
 TEST(Cluster, MessagesFromOnePublisherArriveInOrderOnEveryHost) {
