@@ -185,9 +185,11 @@ void Mesh::read_link(PeerLink& link) {
         link.last_rx = core::now_ns();
         if (link.hello) peers_[link.node].bytes_in += r.bytes;
         link.in.append(buf, r.bytes);
-        // Cut out every whole frame; a bad one closes the link.
-        FrameWalker walker(std::string_view(link.in).substr(link.in_off), max_body);
+        // Cut out every whole frame; a bad one closes the link. Before the handshake is done
+        // nothing longer than a HELLO is accepted (refused from its header).
         while (!link.dead) {
+            FrameWalker walker(std::string_view(link.in).substr(link.in_off),
+                               link.hello ? max_body : kMaxHandshakeBody);
             const FrameCut cut = walker.next();
             if (cut.status == FrameStatus::kNeedMore) break;
             if (cut.status != FrameStatus::kFrame) {

@@ -42,10 +42,11 @@
 
 namespace herald::channel::hub {
 
-constexpr std::size_t kMaxUnnamedLinks = 64;     // links before AUTH at once; more evict the oldest
-constexpr std::size_t kMaxPeers = 256;           // peer nodes remembered at once (as kMaxOrigins)
-constexpr int kForgetAfterTimeouts = 10;         // an unlisted peer down this many --peer-timeouts
-                                                 // is forgotten with its backlog
+constexpr std::size_t kMaxUnnamedLinks = 64;  // links before AUTH at once; more evict the oldest
+constexpr std::size_t kMaxPeers = 256;        // peer nodes remembered at once (as kMaxOrigins)
+constexpr int kForgetAfterTimeouts = 10;      // an unlisted peer down this many --peer-timeouts
+                                              // is forgotten with its backlog
+constexpr std::size_t kMaxHandshakeBody = kHelloFixed + kMaxClusterName;  // before AUTH
 constexpr std::size_t kControlSlack = 1u << 20;  // unsent control bytes beyond the bound below
 constexpr core::Nanos kAcceptPause = 100 * core::kMillisecond;  // at the descriptor limit
 

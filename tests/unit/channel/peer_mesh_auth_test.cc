@@ -249,6 +249,19 @@ TEST(MeshLimits, ASubscribeOverMaxGroupIdIsRefusedAndCountedNotStored) {
     EXPECT_TRUE(a.up(9));
 }
 
+TEST(MeshLimits, BeforeItsAuthAPeerMaySendNothingLongerThanAHello) {
+    MeshNode a{1, {}, std::string(kSecret)};
+    ASSERT_TRUE(a.start());
+    RawPeer p(a.mesh->endpoint());
+    std::string big;
+    append_hello(big, 9, std::string(kMaxClusterName, 'c'), 0, 1, make_nonce());
+    big[0] = static_cast<char>(kMaxHandshakeBody + 1);  // one byte past the longest HELLO
+    big[1] = static_cast<char>((kMaxHandshakeBody + 1) >> 8);
+    p.send_some(big.substr(0, kFrameHeaderSize));  // refused from the header alone
+    EXPECT_TRUE(p.wait_closed(a));
+    EXPECT_EQ(a.mesh->bad_frames(), 1u);
+}
+
 TEST(MeshLimits, ASubscriptionFloodIsServedEveryGroupAndItsEntriesAreFreed) {
     MeshNode a{1, {}, std::string(kSecret)};
     a.options.max_peer_groups = 1000;
