@@ -409,6 +409,11 @@ void Mesh::redial_later(PeerLink& link) {
     Dial* d = dial_of(link);
     if (d == nullptr) return;
     if (d->link == &link) d->link = nullptr;
+    // A link that stayed up a while earns a quick redial; one refused or closed soon after it
+    // came up (a duplicate, a lost race) backs off further.
+    if (link.hello && core::now_ns() - link.up_at >= options_.peer_timeout) {
+        d->backoff = options_.redial_min;
+    }
     const core::Nanos jitter =
         static_cast<core::Nanos>(jitter_() % static_cast<std::uint64_t>(d->backoff / 2 + 1));
     d->next_at = core::now_ns() + d->backoff / 2 + jitter;

@@ -194,6 +194,7 @@ class Mesh final : public HandleOwner {
     void admit(PeerLink& link);
     bool refuse_second_link(PeerLink& link, PeerLink& old);
     bool same_node_id(PeerLink& link, Dial* d);
+    std::string address_of(const PeerLink& link);
     void link_up(PeerLink& link, Peer& peer, Dial* d);
     void forget_idle_peers(core::Nanos now);
     bool over_cap(PeerLink& link);
@@ -206,11 +207,12 @@ class Mesh final : public HandleOwner {
     Dial* dial_of(const PeerLink& link);
 
     HubOptions options_;
-    core::LogLimiter refused_log_{core::kSecond};  // "peer_refused": one line a second
-    core::LogLimiter auth_log_{core::kSecond};     // "peer_auth_failed", "node_id_conflict"
-    core::LogLimiter pause_log_{core::kSecond};    // "cluster_accept_paused"
-    core::LogLimiter limit_log_{core::kSecond};    // "peer_subscribe_refused", "peer_interest_all"
-    core::Nanos accept_paused_until_ = 0;          // 0: accepting
+    core::LogLimiter refused_log_{core::kSecond};    // "peer_refused": one line a second
+    core::LogLimiter auth_log_{core::kSecond};       // "peer_auth_failed", "node_id_conflict"
+    core::LogLimiter duplicate_log_{core::kSecond};  // "hello_refused_duplicate"
+    core::LogLimiter pause_log_{core::kSecond};      // "cluster_accept_paused"
+    core::LogLimiter limit_log_{core::kSecond};  // "peer_subscribe_refused", "peer_interest_all"
+    core::Nanos accept_paused_until_ = 0;        // 0: accepting
     Poller& poller_;
     InterestTable& interest_;
     OnPublish on_publish_;
