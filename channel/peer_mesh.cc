@@ -185,9 +185,11 @@ void Mesh::read_link(PeerLink& link) {
         link.last_rx = core::now_ns();
         if (link.hello) peers_[link.node].bytes_in += r.bytes;
         link.in.append(buf, r.bytes);
-        // Cut out every whole frame; a bad one closes the link.
-        FrameWalker walker(std::string_view(link.in).substr(link.in_off), max_body);
+        // Cut out every whole frame; a bad one closes the link. Before the handshake is done
+        // nothing longer than a HELLO is accepted (refused from its header).
         while (!link.dead) {
+            FrameWalker walker(std::string_view(link.in).substr(link.in_off),
+                               link.hello ? max_body : kMaxHandshakeBody);
             const FrameCut cut = walker.next();
             if (cut.status == FrameStatus::kNeedMore) break;
             if (cut.status != FrameStatus::kFrame) {
@@ -407,6 +409,11 @@ void Mesh::redial_later(PeerLink& link) {
     Dial* d = dial_of(link);
     if (d == nullptr) return;
     if (d->link == &link) d->link = nullptr;
+    // A link that stayed up a while earns a quick redial; one refused or closed soon after it
+    // came up (a duplicate, a lost race) backs off further.
+    if (link.hello && core::now_ns() - link.up_at >= options_.peer_timeout) {
+        d->backoff = options_.redial_min;
+    }
     const core::Nanos jitter =
         static_cast<core::Nanos>(jitter_() % static_cast<std::uint64_t>(d->backoff / 2 + 1));
     d->next_at = core::now_ns() + d->backoff / 2 + jitter;
@@ -507,7 +514,7 @@ void Mesh::append_stats(std::string& out) const {
         field(out, "lost_sent", p.lost_sent);
         field(out, "lost_received", p.lost_received);
         field(out, "connects", p.connects);
-        out.append(",\"listed\":").append(p.listed ? "true" : "false");
+        out.append(",\"listed\":").append(listed(node) ? "true" : "false");
         out.append(",\"wants_all\":").append(interest_.peer_wants_all(node) ? "true" : "false");
         out.append("}");
     }

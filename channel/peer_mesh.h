@@ -42,10 +42,11 @@
 
 namespace herald::channel::hub {
 
-constexpr std::size_t kMaxUnnamedLinks = 64;     // links before AUTH at once; more evict the oldest
-constexpr std::size_t kMaxPeers = 256;           // peer nodes remembered at once (as kMaxOrigins)
-constexpr int kForgetAfterTimeouts = 10;         // an unlisted peer down this many --peer-timeouts
-                                                 // is forgotten with its backlog
+constexpr std::size_t kMaxUnnamedLinks = 64;  // links before AUTH at once; more evict the oldest
+constexpr std::size_t kMaxPeers = 256;        // peer nodes remembered at once (as kMaxOrigins)
+constexpr int kForgetAfterTimeouts = 10;      // an unlisted peer down this many --peer-timeouts
+                                              // is forgotten with its backlog
+constexpr std::size_t kMaxHandshakeBody = kHelloFixed + kMaxClusterName;  // before AUTH
 constexpr std::size_t kControlSlack = 1u << 20;  // unsent control bytes beyond the bound below
 constexpr core::Nanos kAcceptPause = 100 * core::kMillisecond;  // at the descriptor limit
 
@@ -93,7 +94,6 @@ struct Peer {
     std::uint64_t lost_sent = 0;      // LOST frames queued for it (a group each, or all)
     std::uint64_t lost_received = 0;  // LOST frames from it acted on
     bool met = false;                 // linked since this hub started (our HELLO is not fresh)
-    bool listed = false;              // reached through an address of --peers (never forgotten)
     core::Nanos down_since = 0;       // when its link went down (0 while up)
 };
 
@@ -160,6 +160,8 @@ class Mesh final : public HandleOwner {
     std::uint64_t rejected_links() const noexcept { return counters_.rejected_links; }
     const MeshCounters& counters() const noexcept { return counters_; }
     const InterestTable& interest() const noexcept { return interest_; }
+    // Whether an address of --peers led to `node` (such a peer is never forgotten).
+    bool listed(std::uint32_t node) const noexcept;
     // Unsent bytes one link may hold: --peer-buffer + the whole SUBSCRIBE set + kControlSlack;
     // beyond, it is closed as a slow consumer.
     std::size_t out_cap() const noexcept;
@@ -192,6 +194,7 @@ class Mesh final : public HandleOwner {
     void admit(PeerLink& link);
     bool refuse_second_link(PeerLink& link, PeerLink& old);
     bool same_node_id(PeerLink& link, Dial* d);
+    std::string address_of(const PeerLink& link);
     void link_up(PeerLink& link, Peer& peer, Dial* d);
     void forget_idle_peers(core::Nanos now);
     bool over_cap(PeerLink& link);
@@ -204,11 +207,12 @@ class Mesh final : public HandleOwner {
     Dial* dial_of(const PeerLink& link);
 
     HubOptions options_;
-    core::LogLimiter refused_log_{core::kSecond};  // "peer_refused": one line a second
-    core::LogLimiter auth_log_{core::kSecond};     // "peer_auth_failed", "node_id_conflict"
-    core::LogLimiter pause_log_{core::kSecond};    // "cluster_accept_paused"
-    core::LogLimiter limit_log_{core::kSecond};    // "peer_subscribe_refused", "peer_interest_all"
-    core::Nanos accept_paused_until_ = 0;          // 0: accepting
+    core::LogLimiter refused_log_{core::kSecond};    // "peer_refused": one line a second
+    core::LogLimiter auth_log_{core::kSecond};       // "peer_auth_failed", "node_id_conflict"
+    core::LogLimiter duplicate_log_{core::kSecond};  // "hello_refused_duplicate"
+    core::LogLimiter pause_log_{core::kSecond};      // "cluster_accept_paused"
+    core::LogLimiter limit_log_{core::kSecond};  // "peer_subscribe_refused", "peer_interest_all"
+    core::Nanos accept_paused_until_ = 0;        // 0: accepting
     Poller& poller_;
     InterestTable& interest_;
     OnPublish on_publish_;

@@ -79,8 +79,7 @@ bool Mesh::same_node_id(PeerLink& link, Dial* d) {
         net::log_event(net::LogLevel::kError, "node_id_conflict",
                        "node=%u peer=\"%s\" note=\"another hub runs with our --node-id %u: every "
                        "host needs its own\"",
-                       options_.node_id, d != nullptr ? d->text.c_str() : link.remote.c_str(),
-                       options_.node_id);
+                       options_.node_id, address_of(link).c_str(), options_.node_id);
     }
     close_link(link, "another hub with our node id");
     return true;
@@ -96,20 +95,37 @@ bool Mesh::refuse_second_link(PeerLink& link, PeerLink& old) {
     const bool we_are_lower = options_.node_id < link.theirs.node;
     const bool link_kept = link.dialer == we_are_lower;
     const bool old_kept = old.dialer == we_are_lower;
-    const bool race = now - old.up_at < options_.peer_timeout && link.dialer != old.dialer;
+    // A race is two links of one hub process (one incarnation) dialled from both ends.
+    const bool race = now - old.up_at < options_.peer_timeout && link.dialer != old.dialer &&
+                      link.theirs.incarnation == old.theirs.incarnation;
     if (race && link_kept && !old_kept) return false;
     if (race) {
         close_link(link, "simultaneous dials: the lower node id's dial is kept");
         return true;
     }
+    if (link.theirs.incarnation == old.theirs.incarnation) {
+        // A second link of the same hub process (a dial that lost the race late): no identity
+        // problem, not counted.
+        close_link(link, "already linked with this hub");
+        return true;
+    }
     ++counters_.refused_duplicate;
-    net::log_event(net::LogLevel::kWarn, "hello_refused_duplicate",
-                   "node=%u new=\"%s\" live=\"%s\" note=\"node %u is linked and healthy; the new "
-                   "link is refused (a duplicate --node-id or an impostor)\"",
-                   link.theirs.node, link.remote.empty() ? "dialled" : link.remote.c_str(),
-                   old.remote.empty() ? "dialled" : old.remote.c_str(), link.theirs.node);
+    if (duplicate_log_.allow(now)) {
+        net::log_event(
+            net::LogLevel::kWarn, "hello_refused_duplicate",
+            "node=%u new=\"%s\" live=\"%s\" suppressed=%llu note=\"node %u is linked and "
+            "healthy; the new link is refused (a duplicate --node-id or an impostor)\"",
+            link.theirs.node, address_of(link).c_str(), address_of(old).c_str(),
+            static_cast<unsigned long long>(duplicate_log_.suppressed()), link.theirs.node);
+    }
     close_link(link, "node already linked");
     return true;
+}
+
+// Where a link goes to (a dial) or comes from (an accept), for log lines.
+std::string Mesh::address_of(const PeerLink& link) {
+    const Dial* d = dial_of(link);
+    return d != nullptr ? d->text : link.remote;
 }
 
 // Both HELLOs and the peer's AUTH checked: the identity rules, then the link is up.
@@ -141,7 +157,6 @@ void Mesh::admit(PeerLink& link) {
     peer.received = origin_entry(node, link.theirs.incarnation);
     peer.window.set_limit(options_.peer_buffer);
     peer.node = node;
-    peer.listed = peer.listed || d != nullptr;
     link.node = node;
     link_up(link, peer, d);
 }
@@ -152,7 +167,6 @@ void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     interest_.peer_begin_resync(peer.node);  // it sends its whole set now
     link.resyncing = true;
     ++peer.connects;
-    if (d != nullptr) d->backoff = options_.redial_min;
     peer.address = d != nullptr ? d->text : "from " + link.remote;
     link.hello = true;
     link.up_at = core::now_ns();
@@ -193,6 +207,11 @@ OriginSeq* Mesh::origin_entry(std::uint32_t node, std::uint64_t incarnation) {
     return e;
 }
 
+bool Mesh::listed(std::uint32_t node) const noexcept {
+    return std::any_of(dials_.begin(), dials_.end(),
+                       [node](const Dial& d) { return d.node == node; });
+}
+
 std::uint16_t Mesh::hello_flags(std::uint32_t node) const {
     auto it = node == 0 ? peers_.end() : peers_.find(node);
     return it != peers_.end() && it->second.met ? 0 : kHelloFresh;
@@ -204,7 +223,8 @@ void Mesh::forget_idle_peers(core::Nanos now) {
     const core::Nanos bound = kForgetAfterTimeouts * options_.peer_timeout;
     for (auto it = peers_.begin(); it != peers_.end();) {
         const Peer& p = it->second;
-        if (p.listed || p.link != nullptr || p.down_since == 0 || now - p.down_since < bound) {
+        if (listed(p.node) || p.link != nullptr || p.down_since == 0 ||
+            now - p.down_since < bound) {
             ++it;
             continue;
         }

@@ -239,6 +239,16 @@ TEST(Admin, HealthReadinessStatsAndMetricsAreServed) {
               std::string::npos);
     EXPECT_NE(metrics.find("herald_admin_requests_total "), std::string::npos);
     EXPECT_NE(metrics.find("herald_hub_api_publishes_total 0\n"), std::string::npos);
+    // The cluster port's handshake and limit counters.
+    for (const char* name :
+         {"herald_hub_hello_auth_failed_total 0\n", "herald_hub_hello_refused_duplicate_total 0\n",
+          "herald_hub_hello_refused_own_id_total 0\n", "herald_hub_hello_timeouts_total 0\n",
+          "herald_hub_slow_consumer_closes_total 0\n", "herald_hub_subscribe_refused_total 0\n",
+          "herald_hub_interest_overflows_total 0\n", "herald_hub_forgotten_peers_total 0\n",
+          "herald_hub_accept_pauses_total 0\n", "herald_hub_peer_interest_entries 0\n"}) {
+        EXPECT_NE(metrics.find(name), std::string::npos) << name;
+    }
+    EXPECT_NE(stats.find("\"hello_refused_duplicate\":0"), std::string::npos);
 }
 
 // One connection pipelines GET /stats and never reads (the hand-written server grew to over

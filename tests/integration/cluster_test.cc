@@ -5,14 +5,20 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <functional>
+#include <iterator>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,9 +111,14 @@ struct Host {
     }
 };
 
+// Who lists whom in --peers: every host every host, or every host only the first.
+enum class Lists { kEveryone, kOnlyTheFirst };
+
 class Cluster {
   public:
-    explicit Cluster(const std::vector<std::string>& extra = {}, int n = 3) {
+    // Host i runs node i + 1, or ids[i] when given.
+    explicit Cluster(const std::vector<std::string>& extra = {}, int n = 3,
+                     Lists lists = Lists::kEveryone, std::vector<std::uint32_t> ids = {}) {
         for (int i = 0; i < n; ++i) {
             Host h;
             h.address = "127.0.0." + std::to_string(2 + i);
@@ -119,14 +130,21 @@ class Cluster {
         for (const Host& h : hosts) {
             peers += (peers.empty() ? "" : ",") + h.address + ":" + std::to_string(h.cluster_port);
         }
+        const std::string first = hosts[0].address + ":" + std::to_string(hosts[0].cluster_port);
         for (int i = 0; i < n; ++i) {
             Host& h = hosts[static_cast<std::size_t>(i)];
             std::vector<std::string> args = {
-                "--workers",        "2",
-                "--node-id",        std::to_string(i + 1),
-                "--cluster-listen", h.address + ":" + std::to_string(h.cluster_port),
-                "--peers",          peers,
-                "--api-listen",     h.address + ":" + std::to_string(h.api_port)};
+                "--workers",
+                "2",
+                "--node-id",
+                std::to_string(ids.empty() ? static_cast<std::uint32_t>(i + 1)
+                                           : ids[static_cast<std::size_t>(i)]),
+                "--cluster-listen",
+                h.address + ":" + std::to_string(h.cluster_port),
+                "--peers",
+                lists == Lists::kEveryone ? peers : first,
+                "--api-listen",
+                h.address + ":" + std::to_string(h.api_port)};
             args.insert(args.end(), extra.begin(), extra.end());
             h.herald = std::make_unique<HeraldProcess>(args);
         }
@@ -187,6 +205,56 @@ TEST(Cluster, AMemberOnEachHostGetsAPublishFromAnyHostExactlyOnce) {
     // The lower id dialled, from the address its peers know it by.
     EXPECT_NE(c.hosts[1].stats().find("\"address\":\"from 127.0.0.2:"), std::string::npos);
     EXPECT_NE(c.hosts[2].stats().find("\"address\":\"from 127.0.0.3:"), std::string::npos);
+}
+
+TEST(Cluster, AHostNoOneListsWithTheHighestIdJoinsAndMessagesCrossBothWays) {
+    Cluster c({}, 2, Lists::kOnlyTheFirst);  // host 0 (node 1) lists only itself
+    ASSERT_TRUE(c.ok()) << c.errors();
+    ASSERT_TRUE(c.meshed()) << c.errors();
+    auto a = c.hosts[0].member("both");
+    auto b = c.hosts[1].member("both");
+    ASSERT_TRUE(c.subscribed(0, 1) && c.subscribed(1, 0)) << c.errors();
+    constexpr int kCount = 100;
+    for (int i = 0; i < kCount; ++i) a->send_to_group("both", "a" + std::to_string(i));
+    for (int i = 0; i < kCount; ++i) b->send_to_group("both", "b" + std::to_string(i));
+    // Each member gets its own host's and the other host's, each stream in order, once.
+    for (auto* m : {a.get(), b.get()}) {
+        int next_a = 0;
+        int next_b = 0;
+        for (int i = 0; i < 2 * kCount; ++i) {
+            const std::optional<std::string> got = m->read_text(5000);
+            ASSERT_TRUE(got && !got->empty()) << "after " << next_a << " + " << next_b;
+            if ((*got)[0] == 'a') {
+                EXPECT_EQ(*got, "a" + std::to_string(next_a++));
+            } else {
+                EXPECT_EQ(*got, "b" + std::to_string(next_b++));
+            }
+        }
+        EXPECT_TRUE(m->quiet_for(200));
+    }
+    EXPECT_EQ(c.hosts[0].counter("hello_refused_duplicate"), 0u);
+}
+
+TEST(Cluster, TwoHostsWithOneNodeIdAreReportedAndTheThirdKeepsOneSteadyLink) {
+    Cluster c({"--peer-timeout", "1s"}, 3, Lists::kEveryone, {1, 1, 3});
+    ASSERT_TRUE(c.ok()) << c.errors();
+    const Host& third = c.hosts[2];
+    ASSERT_TRUE(eventually([&] { return third.peer_up(1); })) << c.errors();
+    ASSERT_TRUE(eventually([&] {
+        return c.hosts[0].counter("hello_refused_own_id") >= 1 &&
+               c.hosts[1].counter("hello_refused_own_id") >= 1 &&
+               third.counter("hello_refused_duplicate") >= 1;
+    })) << c.errors();
+    // Past the dial race of the honest pair (settled within --peer-timeout), the link to node 1
+    // stays: the twin never takes it.
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const std::uint64_t connects = third.peer(1, "connects");
+    std::this_thread::sleep_for(std::chrono::seconds(2));  // a flapping link would show here
+    EXPECT_TRUE(third.peer_up(1));
+    EXPECT_EQ(third.peer(1, "connects"), connects) << c.errors();
+    const std::string log = c.errors();
+    EXPECT_NE(log.find("event=node_id_conflict node=1"), std::string::npos) << log;
+    EXPECT_NE(log.find("event=hello_refused_duplicate node=1"), std::string::npos) << log;
 }
 
 TEST(Cluster, MessagesFromOnePublisherArriveInOrderOnEveryHost) {
@@ -391,6 +459,69 @@ TEST(Cluster, AFloodOfSilentPeerConnectionsIsBoundedAndTheHubStaysUp) {
     auto m = h.member("still");
     m->send_to_group("still", "up");
     EXPECT_EQ(m->read_text(3000), "up");
+}
+
+// utime + stime of process `pid`, in clock ticks (proc(5)).
+long cpu_ticks(pid_t pid) {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::string skip;
+    for (int i = 3; i < 14; ++i) fields >> skip;
+    long utime = 0, stime = 0;
+    fields >> utime >> stime;
+    return utime + stime;
+}
+
+TEST(Cluster, AHubAtItsDescriptorLimitBacksOffAcceptingAndStillServes) {
+    Cluster c({}, 1);
+    ASSERT_TRUE(c.ok()) << c.errors();
+    const Host& h = c.hosts[0];
+    const pid_t hub = h.hub_pid();
+    ASSERT_GT(hub, 0);
+    // A limit that leaves the hub 4 free descriptors (the lowest free numbers, holes included).
+    std::set<long> open;
+    for (const auto& e :
+         std::filesystem::directory_iterator("/proc/" + std::to_string(hub) + "/fd")) {
+        open.insert(std::stol(e.path().filename().string()));
+    }
+    rlim_t limit = 0;
+    for (int free_fds = 0; free_fds < 4; ++limit) {
+        if (open.count(static_cast<long>(limit)) == 0) ++free_fds;
+    }
+    const rlimit tight{limit, limit};
+    ASSERT_EQ(prlimit(hub, RLIMIT_NOFILE, &tight, nullptr), 0);
+    std::vector<int> waiting;
+    for (int i = 0; i < 16; ++i) waiting.push_back(tcp_connect(h.cluster_port, h.address.c_str()));
+    const long ticks_before = cpu_ticks(hub);
+    const auto start = std::chrono::steady_clock::now();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const long ticks = cpu_ticks(hub) - ticks_before;
+    for (int fd : waiting) close(fd);  // the hub's descriptors come back as it reads their EOF
+    // It backed off (one try per 100 ms pause), not one try per loop pass on a spinning core.
+    EXPECT_LT(static_cast<double>(ticks),
+              0.1 * seconds * static_cast<double>(sysconf(_SC_CLK_TCK)));
+    std::uint64_t pauses = 0;
+    ASSERT_TRUE(eventually([&] { return (pauses = h.counter("accept_pauses")) >= 1; }))
+        << c.errors();
+    std::printf("at the limit for %.1f s: %llu accept pauses, %ld CPU ticks\n", seconds,
+                static_cast<unsigned long long>(pauses), ticks);
+    // Logged once a second at most, not once per try.
+    const std::string log = c.errors();
+    std::size_t lines = 0;
+    for (std::size_t at = log.find("cluster_accept_paused"); at != std::string::npos;
+         at = log.find("cluster_accept_paused", at + 1)) {
+        ++lines;
+    }
+    EXPECT_GE(lines, 1u) << log;
+    EXPECT_LE(lines, pauses);
+    EXPECT_LE(lines, static_cast<std::size_t>(seconds) + 3) << log;
+    auto m = h.member("after");
+    ASSERT_TRUE(m);
+    m->send_to_group("after", "served");
+    EXPECT_EQ(m->read_text(3000), "served");
 }
 
 std::string post(const Host& h, const std::string& body, const std::string& auth = "") {

@@ -200,7 +200,8 @@ TEST(MeshIdentity, ASecondHubWithALinkedNodesIdIsRefusedByTheThirdHost) {
 TEST(MeshJoin, AnUnlistedHubWithTheHighestIdLinksBothWays) {
     Linked l(/*b_lists_a=*/true, /*a_lists_b=*/false);
     ASSERT_TRUE(l.link());
-    EXPECT_FALSE(l.a.mesh->peers().at(100).listed);
+    EXPECT_FALSE(l.a.mesh->listed(100));
+    EXPECT_TRUE(l.b.mesh->listed(1));
     EXPECT_TRUE(l.stream(0, 100));
     l.a.interest.join(0, "back");
     l.a.mesh->send_to_linked(FrameType::kSubscribe, "back");
@@ -246,6 +247,19 @@ TEST(MeshLimits, ASubscribeOverMaxGroupIdIsRefusedAndCountedNotStored) {
     EXPECT_EQ(a.mesh->counters().subscribe_refused, 1u);
     EXPECT_EQ(a.interest.peer_entries(), 1u);
     EXPECT_TRUE(a.up(9));
+}
+
+TEST(MeshLimits, BeforeItsAuthAPeerMaySendNothingLongerThanAHello) {
+    MeshNode a{1, {}, std::string(kSecret)};
+    ASSERT_TRUE(a.start());
+    RawPeer p(a.mesh->endpoint());
+    std::string big;
+    append_hello(big, 9, std::string(kMaxClusterName, 'c'), 0, 1, make_nonce());
+    big[0] = static_cast<char>(kMaxHandshakeBody + 1);  // one byte past the longest HELLO
+    big[1] = static_cast<char>((kMaxHandshakeBody + 1) >> 8);
+    p.send_some(big.substr(0, kFrameHeaderSize));  // refused from the header alone
+    EXPECT_TRUE(p.wait_closed(a));
+    EXPECT_EQ(a.mesh->bad_frames(), 1u);
 }
 
 TEST(MeshLimits, ASubscriptionFloodIsServedEveryGroupAndItsEntriesAreFreed) {
