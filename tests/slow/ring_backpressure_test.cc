@@ -170,11 +170,14 @@ struct Member {
     }
 };
 
-TEST(RingBackpressure, StoppedWorkerHoldsPublishersBackThenIsLappedAndItsMembersClosed) {
+// One worker of two SIGSTOPped for 3 s under steady publishing from the other (`recv_mode`:
+// the receive path that holds the publisher's input).
+void stopped_worker_case(const char* recv_mode) {
     // The test's reader threads may be slower than herald: a large --max-backpressure keeps
     // the (tested elsewhere) 1008 close out of the way.
     HeraldProcess herald({"--workers", "2", "--ring-size", "64KiB", "--ring-stall", "1s",
-                          "--recv-buffers", "16", "--max-backpressure", "512MiB"});
+                          "--recv-buffers", "16", "--max-backpressure", "512MiB", "--recv-mode",
+                          recv_mode});
     ASSERT_TRUE(herald.ok()) << herald.stderr_text();
     auto placed = spread(herald.port(), 2, 2);
     ASSERT_EQ(placed.size(), 4u);
@@ -229,6 +232,12 @@ TEST(RingBackpressure, StoppedWorkerHoldsPublishersBackThenIsLappedAndItsMembers
     EXPECT_GE(total(herald.port(), "records_lapped"), 1u);
     EXPECT_GE(total(herald.port(), "closes_undeliverable"), 1u);
 }
+
+TEST(RingBackpressure, StoppedWorkerHoldsPublishersBackThenIsLappedAndItsMembersClosed) {
+    stopped_worker_case("auto");
+}
+
+TEST(RingBackpressure, StoppedWorkerCaseWithPollAndRecv) { stopped_worker_case("poll"); }
 
 // A cgroup v1 cpu group limiting its processes to `percent` of one CPU; removed (its processes
 // moved back to the root group) when destroyed.
