@@ -69,6 +69,9 @@ class ShmRelay final : public net::Relay {
         std::string group;
     };
 
+    // Tells `sink` once about records of ring p this reader lost since the last report.
+    void report_lapped(std::uint32_t p, RecordSink& sink);
+
     std::uint32_t self_;
     std::vector<int> wake_fds_;
     RelayOptions options_;
