@@ -212,19 +212,25 @@ void ShmRelay::announce_resync(std::uint32_t worker) {
 bool ShmRelay::poll_into(RecordSink& sink) {
     std::size_t done = 0;
     for (std::uint32_t p : peers_) {
+        // Before reading: a worker lapped while it was stopped closes its members before it
+        // delivers anything after the gap to them.
+        report_lapped(p, sink);
         Visitor visitor{*this, sink, p};
         const std::size_t n = readers_[p].poll(visitor, options_.poll_budget);
         // We freed space: a producer waiting for it gets woken.
         if (n > 0 && readers_[p].take_waiting()) eventfd_write(wake_fds_[p], 1);
         done += n;
-        // relaxed: the producer counted it before it moved our lap floor, which poll() saw.
-        const std::uint64_t drops = readers_[p].slot().drops.load(std::memory_order_relaxed);
-        if (drops != drops_[p]) {
-            sink.lapped(p, drops - drops_[p]);
-            drops_[p] = drops;
-        }
+        report_lapped(p, sink);
     }
     return done > 0;
+}
+
+void ShmRelay::report_lapped(std::uint32_t p, RecordSink& sink) {
+    // relaxed: a lap that is not visible yet is reported by a later call.
+    const std::uint64_t drops = readers_[p].slot().drops.load(std::memory_order_relaxed);
+    if (drops == drops_[p]) return;
+    sink.lapped(p, drops - drops_[p]);
+    drops_[p] = drops;
 }
 
 bool ShmRelay::pending() const {

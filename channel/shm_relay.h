@@ -20,9 +20,9 @@ using RecordSink = net::RecordSink;
 struct RelayOptions {
     core::Nanos spin = 5 * core::kMicrosecond;  // --spin: spin on the rings before sleeping
     std::size_t overflow_limit = 4u << 20;      // bytes of records waiting for ring space
-    core::Nanos stall_bound = core::kSecond;  // --ring-stall: lap a reader still this long
+    core::Nanos stall_bound = core::kSecond;    // --ring-stall: lap a reader still this long
     std::size_t congestion_bytes = 256u << 10;  // overflow bytes past which publishers wait
-    std::size_t poll_budget = 256;                         // records per ring per loop pass
+    std::size_t poll_budget = 256;              // records per ring per loop pass
     bool interest = false;  // write interest and reset records (a hub reads them)
 };
 
@@ -61,9 +61,7 @@ class ShmRelay final : public net::Relay {
     bool poll(net::RecordSink& sink) override { return poll_into(sink); }
     bool pending() const override;
     void flush() override;
-    bool congested() const override {
-        return writer_.overflow_bytes() > options_.congestion_bytes;
-    }
+    bool congested() const override { return writer_.overflow_bytes() > options_.congestion_bytes; }
     bool prepare_to_sleep() override;
     void woke() override;
     int wake_fd() const override { return wake_fds_[self_]; }
@@ -78,6 +76,9 @@ class ShmRelay final : public net::Relay {
         std::uint32_t total = 0;
         std::string group;
     };
+
+    // Tells `sink` once about records of ring p this reader lost since the last report.
+    void report_lapped(std::uint32_t p, RecordSink& sink);
 
     std::uint32_t self_;
     std::vector<int> wake_fds_;

@@ -214,7 +214,8 @@ void RingWriter::lap_reader(std::uint32_t i, std::uint64_t needed_floor) {
     }
     r.drops.store(r.drops.load(std::memory_order_relaxed) + skipped, std::memory_order_relaxed);
     lapped_records_ += skipped;
-    r.lap_floor.store(pos, std::memory_order_relaxed);
+    // release: a reader that sees the new floor sees the drops counted for it.
+    r.lap_floor.store(pos, std::memory_order_release);
     // release fence: the new floor is visible before any byte we overwrite next (the reader's
     // acquire fence after copying pairs with it).
     std::atomic_thread_fence(std::memory_order_release);

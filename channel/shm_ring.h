@@ -244,7 +244,8 @@ class RingReader {
     //   void commit();
     //   void discard();
     // copy() returns false to reject a malformed record (counted in malformed()).
-    // Handles at most `budget` records; returns how many were committed.
+    // Handles at most `budget` records; returns how many were committed. Returns early when it
+    // finds itself lapped (slot().drops has grown): the next call goes on after the gap.
     template <class Visitor>
     std::size_t poll(Visitor& visitor, std::size_t budget = SIZE_MAX);
 
@@ -283,8 +284,13 @@ std::size_t RingReader::poll(Visitor& visitor, std::size_t budget) {
     while (pos_ != tail && done < budget) {
         // acquire: pairs with the producer's release store of lap_floor before it overwrites.
         const std::uint64_t floor = slot.lap_floor.load(std::memory_order_acquire);
-        if (floor > pos_) pos_ = floor;  // lapped: the producer counted what we lost
-        if (pos_ >= tail) break;
+        if (floor > pos_) {
+            // Lapped: the producer counted what we lost in `drops` (visible now). Stop here, so
+            // the caller can act on the gap before anything after it is delivered.
+            pos_ = floor;
+            slot.head.store(pos_, std::memory_order_release);
+            break;
+        }
         const std::uint8_t* at = ring_.data() + (pos_ & mask);
         RecordHeader h;
         std::memcpy(&h, at, sizeof h);

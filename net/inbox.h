@@ -121,7 +121,8 @@ class Inbox {
         if (paused()) return;
         for (const Paused& p : paused_) {
             Connection* conn = conns_.find(p.slot, p.generation);
-            if (conn == nullptr || conn->state == ConnState::kAborting || conn->recv_armed) continue;
+            if (conn == nullptr || conn->state == ConnState::kAborting || conn->recv_armed)
+                continue;
             arm({*conn, p.slot});
         }
         paused_.clear();
@@ -179,8 +180,8 @@ class Inbox {
     core::Slab<Connection>& conns_;
     WorkerStats& stats_;
     bool holding_ = false;
-    std::deque<Held> held_;         // input held back, in arrival order
-    std::vector<Paused> paused_;    // connections whose multishot ended while paused
+    std::deque<Held> held_;       // input held back, in arrival order
+    std::vector<Paused> paused_;  // connections whose multishot ended while paused
     bool poll_mode_ = false;
     unsigned buffer_size_ = 0;
     std::unique_ptr<std::uint8_t[]> poll_buffer_;  // poll mode: one receive buffer for all

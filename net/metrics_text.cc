@@ -44,6 +44,10 @@ Exposed exposed(std::string_view field) {
     }
     if (field == "bytes_in") return {"herald_received_bytes_total", MetricType::kCounter};
     if (field == "bytes_out") return {"herald_sent_bytes_total", MetricType::kCounter};
+    // Prometheus names carry base units: nanoseconds go out as seconds.
+    if (field == "backpressure_ns") {
+        return {"herald_backpressure_seconds_total", MetricType::kCounter};
+    }
     return {"herald_" + std::string(field) + "_total", MetricType::kCounter};
 }
 
@@ -170,7 +174,12 @@ std::string render_metrics_text(std::span<const StatsEntry> workers) {
         for (std::size_t w = 0; w < workers.size(); ++w) {
             const std::string worker = std::to_string(workers[w].worker);
             const Label label{"worker", worker};
-            m.sample(as.name, std::span(&label, 1), values[w * fields.size() + f]);
+            const std::uint64_t v = values[w * fields.size() + f];
+            if (std::string_view(fields[f]).ends_with("_ns")) {
+                m.sample(as.name, std::span(&label, 1), static_cast<double>(v) / 1e9);
+            } else {
+                m.sample(as.name, std::span(&label, 1), v);
+            }
         }
     }
     append_handshake_histograms(m, workers);

@@ -27,6 +27,12 @@ struct Collect final : RecordSink {
         const auto p = net::frame_payload(frame);
         got.emplace_back(std::string(group), std::string(p.begin(), p.end()));
     }
+    void lapped(std::uint32_t from, std::uint64_t records) override {
+        lapped_from = from;
+        lapped_records += records;
+    }
+    std::uint32_t lapped_from = UINT32_MAX;
+    std::uint64_t lapped_records = 0;
 };
 
 // A real two-process region in this process: process 0 writes, process 1 reads through a
@@ -64,6 +70,43 @@ std::string first_payload(std::string_view group, std::uint32_t message_len,
     std::string out(reinterpret_cast<const char*>(&h), sizeof h);
     out.append(group).append(part);
     return out;
+}
+
+TEST(ShmRelay, CongestedWhileItsRecordsWaitForASlowReaderAndNotAfter) {
+    Host host(4096);
+    RelayOptions options;
+    options.congestion_bytes = 1024;
+    ShmRelay writer(*host.region, 0, host.wake, options);
+    for (int i = 0; i < 40; ++i) writer.publish("g", bytes(pattern(200)));
+    EXPECT_TRUE(writer.congested());
+    for (int pass = 0; pass < 100 && writer.congested(); ++pass) {
+        host.poll();
+        writer.flush();
+    }
+    EXPECT_FALSE(writer.congested());
+    host.poll();
+    writer.flush();
+    host.poll();
+    EXPECT_EQ(host.sink.got.size(), 40u) << "a reader that progresses loses nothing";
+    EXPECT_EQ(host.sink.lapped_records, 0u);
+}
+
+TEST(ShmRelay, AReaderLappedForAStallIsToldHowManyRecordsItLost) {
+    Host host(4096);
+    RingWriter raw(host.region->ring(0), 1u << 20, 10 * core::kMillisecond);
+    const core::Nanos t0 = 1'000'000'000;
+    for (int i = 0; i < 40; ++i) {
+        raw.write(kPublishRecord, kWholeMessage, bytes(first_payload("g", 200, pattern(200))), {},
+                  t0);
+    }
+    EXPECT_TRUE(raw.flush(t0 + 10 * core::kMillisecond)) << "the stalled reader was lapped";
+    host.poll();
+    EXPECT_EQ(host.sink.lapped_from, 0u);
+    EXPECT_GT(host.sink.lapped_records, 0u);
+    EXPECT_EQ(host.sink.got.size() + host.sink.lapped_records, 40u);
+    const std::uint64_t once = host.sink.lapped_records;
+    host.poll();
+    EXPECT_EQ(host.sink.lapped_records, once) << "reported once";
 }
 
 TEST(ShmRelay, ReassemblesAMessageLargerThanOneRecord) {
