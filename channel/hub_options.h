@@ -40,12 +40,12 @@ struct HubOptions {
     std::size_t max_message = 1u << 20;                      // as the workers' --max-message
     std::size_t max_group_id = 128;                          // as the workers' --max-group-id
     std::size_t max_peer_groups = 1u << 20;  // SUBSCRIBEs one peer may hold; beyond: wants all
-    Engine engine = Engine::kMesh;                           // --engine mesh|nats
-    std::vector<std::string> nats_urls;  // --nats-url: nats:// or tls://, user:pass@ or token@
-    std::string nats_creds;              // --nats-creds FILE: a NATS user credentials file
-    std::string nats_ca;                 // --nats-ca FILE: CAs for tls:// ("": the system's)
-    std::string nats_prefix;             // --nats-prefix ("": herald.<cluster>.g.)
-    std::size_t nats_buffer = 8u << 20;  // --nats-buffer: reconnect buffer and inbound queue
+    Engine engine = Engine::kMesh;           // --engine mesh|nats
+    std::vector<std::string> nats_urls;      // --nats-url: nats:// or tls://, user:pass@ or token@
+    std::string nats_creds;                  // --nats-creds FILE: a NATS user credentials file
+    std::string nats_ca;                     // --nats-ca FILE: CAs for tls:// ("": the system's)
+    std::string nats_prefix;                 // --nats-prefix ("": herald.<cluster>.g.)
+    std::size_t nats_buffer = 8u << 20;      // --nats-buffer: reconnect buffer and inbound queue
 };
 
 }  // namespace herald::channel
