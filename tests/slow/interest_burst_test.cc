@@ -91,11 +91,12 @@ class TwoHosts {
                                   address(1) + ":" + std::to_string(kClusterPort);
         for (int h = 0; h < 2; ++h) {
             std::vector<std::string> args = {
-                "--workers",        "2",
-                "--node-id",        std::to_string(h + 1),
-                "--cluster-listen", address(h) + ":" + std::to_string(kClusterPort),
-                "--peers",          peers,
-                "--api-listen",     address(h) + ":" + std::to_string(kApiPort)};
+                "--workers",         "2",
+                "--node-id",         std::to_string(h + 1),
+                "--cluster-listen",  address(h) + ":" + std::to_string(kClusterPort),
+                "--peers",           peers,
+                "--api-listen",      address(h) + ":" + std::to_string(kApiPort),
+                "--cluster-insecure"};  // the test is about interest, not the handshake
             args.insert(args.end(), extra.begin(), extra.end());
             herald_[h] = in(h, [&] { return std::make_unique<HeraldProcess>(args); });
         }
