@@ -22,29 +22,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-struct Placed {
-    std::unique_ptr<WsClient> ws;
-    int worker;
-};
-
-// Opens connections until at least `workers` distinct workers hold `per_worker` each (bounded).
-std::vector<Placed> spread(std::uint16_t port, int workers, int per_worker) {
-    std::vector<Placed> all;
-    std::map<int, int> count;
-    for (int attempt = 0; attempt < 400; ++attempt) {
-        auto ws = WsClient::connect(port);
-        if (!ws) continue;
-        const int w = std::stoi(ws->response_header("x-herald-worker"));
-        if (count[w] >= per_worker) continue;  // dropped: closes
-        ++count[w];
-        all.push_back({std::move(ws), w});
-        int full = 0;
-        for (const auto& [worker, n] : count) full += n >= per_worker ? 1 : 0;
-        if (full >= workers) break;
-    }
-    return all;
-}
-
 std::set<int> workers_of(const std::vector<Placed>& v) {
     std::set<int> s;
     for (const auto& p : v) s.insert(p.worker);

@@ -42,29 +42,6 @@ constexpr bool kSanitized = false;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-struct Placed {
-    std::unique_ptr<WsClient> ws;
-    int worker;
-};
-
-// Opens connections until each of `workers` workers holds `per_worker` of them (bounded).
-std::vector<Placed> spread(std::uint16_t port, int workers, int per_worker) {
-    std::vector<Placed> all;
-    std::map<int, int> count;
-    for (int attempt = 0; attempt < 400; ++attempt) {
-        auto ws = WsClient::connect(port);
-        if (!ws) continue;
-        const int w = std::stoi(ws->response_header("x-herald-worker"));
-        if (count[w] >= per_worker) continue;
-        ++count[w];
-        all.push_back({std::move(ws), w});
-        int full = 0;
-        for (const auto& [worker, n] : count) full += n >= per_worker ? 1 : 0;
-        if (full >= workers) break;
-    }
-    return all;
-}
-
 pid_t worker_pid(std::uint16_t port, int worker) {
     const std::string stats = http_exchange(port, "GET /stats HTTP/1.1\r\nHost: x\r\n\r\n");
     const std::string key = "{\"worker\":" + std::to_string(worker) + ",\"pid\":";

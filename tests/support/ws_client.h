@@ -5,6 +5,7 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,5 +99,31 @@ class WsClient {
     std::string buffer_;       // received, not yet parsed
     std::vector<Frame> held_;  // frames read by sync() for later read_frame() calls
 };
+
+// A connection and the worker that accepted it (the upgrade's x-herald-worker header).
+struct Placed {
+    std::unique_ptr<WsClient> ws;
+    int worker;
+};
+
+// Opens connections to `port` until at least `workers` distinct workers hold `per_worker` each;
+// connections to a worker that is already full are dropped. Bounded: 400 attempts, so fewer
+// may come back (callers check).
+inline std::vector<Placed> spread(std::uint16_t port, int workers, int per_worker) {
+    std::vector<Placed> all;
+    std::map<int, int> count;
+    for (int attempt = 0; attempt < 400; ++attempt) {
+        auto ws = WsClient::connect(port);
+        if (!ws) continue;
+        const int w = std::stoi(ws->response_header("x-herald-worker"));
+        if (count[w] >= per_worker) continue;
+        ++count[w];
+        all.push_back({std::move(ws), w});
+        int full = 0;
+        for (const auto& [worker, n] : count) full += n >= per_worker ? 1 : 0;
+        if (full >= workers) break;
+    }
+    return all;
+}
 
 }  // namespace herald::test
