@@ -38,15 +38,30 @@ void AckWindow::remember_lost(std::string_view group) {
     lost_.clear();
 }
 
+void AckWindow::lose_everything() {
+    if (!lost_all_) {
+        lost_all_ = true;
+        for (const auto& [g, count] : lost_) lost_all_count_ += count;
+        lost_.clear();
+    }
+}
+
+void AckWindow::push_check(std::string* out) {
+    const std::size_t at = buf_.size();
+    append_lost(buf_, take_seq(), 0, {}, kLostCheck);
+    ++held_;
+    if (out != nullptr) out->append(buf_, at, buf_.size() - at);
+}
+
 std::size_t AckWindow::push_lost(std::string* out) {
     const std::size_t at = buf_.size();
     std::size_t frames = 0;
     if (lost_all_) {
-        append_lost(buf_, take_seq(), lost_all_count_, {}, true);
+        append_lost(buf_, take_seq(), lost_all_count_, {}, kLostAll);
         ++frames;
     }
     for (const auto& [group, count] : lost_) {
-        append_lost(buf_, take_seq(), count, group, false);
+        append_lost(buf_, take_seq(), count, group, 0);
         ++frames;
     }
     lost_.clear();

@@ -38,6 +38,12 @@ class AckWindow {
     // is spent, and the group is remembered as lost.
     bool push_publish(std::uint32_t origin, std::string_view group,
                       std::span<const std::uint8_t> message, std::string* out);
+    // Remembers every group as lost (frames this hub could not even read were dropped, so it
+    // cannot tell whose): the next push_lost() sends one LOST for every group.
+    void lose_everything();
+    // Appends one LOST kLostCheck frame (a seq mark, beyond the limit; channel/cluster_frame.h)
+    // to the window and to `out` when not null: a receiver that lacks any earlier seq sees a gap.
+    void push_check(std::string* out);
     // Appends LOST frames for every group remembered as lost (to the window, beyond the limit,
     // and to `out` when not null), then forgets them. Returns the frames appended.
     std::size_t push_lost(std::string* out);

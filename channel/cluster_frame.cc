@@ -81,8 +81,8 @@ void append_ack(std::string& out, std::uint64_t seq) {
 }
 
 void append_lost(std::string& out, std::uint64_t seq, std::uint64_t count, std::string_view group,
-                 bool all) {
-    put_header(out, FrameType::kLost, kLostFixed + group.size(), all ? kLostAll : 0);
+                 std::uint16_t flags) {
+    put_header(out, FrameType::kLost, kLostFixed + group.size(), flags);
     put<std::uint64_t>(out, seq);
     put<std::uint64_t>(out, count);
     put<std::uint16_t>(out, static_cast<std::uint16_t>(group.size()));
@@ -221,7 +221,7 @@ LostBody read_lost(const Frame& frame) noexcept {
                     get<std::uint64_t>(p + kLostCountOffset),
                     std::string_view(reinterpret_cast<const char*>(p + kLostFixed),
                                      frame.body.size() - kLostFixed),
-                    (frame.flags & kLostAll) != 0};
+                    (frame.flags & kLostAll) != 0, (frame.flags & kLostCheck) != 0};
 }
 
 std::uint64_t frame_seq(const Frame& frame) noexcept {

@@ -52,7 +52,8 @@ namespace herald::channel {
 //               +------------------+------------------+----------+----------+-------+
 //               | seq u64          | count u64        | glen u16 | reserved | group |
 //               +------------------+------------------+----------+----------+-------+
-//               (frames for `group` the sender dropped; flags kLostAll: every group, glen 0)
+//               (frames for `group` the sender dropped; flags kLostAll: every group, glen 0;
+//               kLostCheck: none dropped, count 0, glen 0: a seq mark after a hub restart)
 // ---------------------------------------------------------------------------------------------
 
 enum class FrameType : std::uint8_t {
@@ -68,8 +69,10 @@ enum class FrameType : std::uint8_t {
 };
 
 // 2: ACK and LOST, HELLO carries the sender's incarnation. 3: HELLO carries a nonce and is
-// answered by AUTH (a challenge-response over both HELLOs) before any other frame.
-constexpr std::uint8_t kClusterProtocolVersion = 3;
+// answered by AUTH (a challenge-response over both HELLOs) before any other frame. 4: a hub
+// keeps its incarnation and seqs across its own restarts (LOST kLostCheck marks where), and a
+// receiver treats a seq gap as frames of every group lost.
+constexpr std::uint8_t kClusterProtocolVersion = 4;
 constexpr std::size_t kMaxClusterName = 255;
 
 // Offsets in the frame header, and in each body (from the body's first byte), as drawn above.
@@ -136,7 +139,11 @@ static_assert(kLostGroupLenOffset + sizeof(std::uint16_t) == kLostReservedOffset
 static_assert(kLostReservedOffset + sizeof(std::uint16_t) == kLostFixed);
 
 // LOST flags: kLostAll says "frames of every group were dropped" (the group is empty).
+// kLostCheck says "nothing was dropped here, but every seq before mine may have been lost": a
+// restarted hub sends it where its previous process's unacknowledged frames ended, so that a
+// receiver missing any of them sees a gap (count 0, group empty).
 constexpr std::uint16_t kLostAll = 1;
+constexpr std::uint16_t kLostCheck = 2;
 
 using HelloNonce = std::array<std::uint8_t, kHelloNonceSize>;
 using AuthMac = std::array<std::uint8_t, kAuthMacSize>;
@@ -153,8 +160,9 @@ struct HelloBody {
 struct LostBody {
     std::uint64_t seq = 0;
     std::uint64_t count = 0;
-    std::string_view group;  // empty with `all`
+    std::string_view group;  // empty with `all` or `check`
     bool all = false;
+    bool check = false;  // kLostCheck: a seq mark, nothing dropped
 };
 
 struct PublishBody {
@@ -174,9 +182,10 @@ void append_hello(std::string& out, std::uint32_t node, std::string_view cluster
                   const HelloNonce& nonce = {});
 void append_auth(std::string& out, const AuthMac& mac);
 void append_ack(std::string& out, std::uint64_t seq);
-// `group` empty and `all`: every group lost frames.
+// `flags`: 0 (`group` lost `count` frames), kLostAll (every group; `group` empty) or kLostCheck
+// (a seq mark; `count` 0, `group` empty).
 void append_lost(std::string& out, std::uint64_t seq, std::uint64_t count, std::string_view group,
-                 bool all);
+                 std::uint16_t flags);
 
 // Rewrites the seq of every PUBLISH frame in `frames` (whole frames back to back) to
 // first, first + 1, ...; returns the next seq.

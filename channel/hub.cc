@@ -60,7 +60,8 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
       region_(region),
       self_(self),
       sync_(region.processes()) {
-    mesh_.set_origin_table(region.origins());
+    // A restarted hub keeps its incarnation and numbers on (docs/CLUSTER.md "Hub restarts").
+    mesh_.set_origin_table(region.origins(), &region.hub_incarnation());
     // A peer dropped messages for a group: this host's workers close its members (1013).
     mesh_.set_on_lost([this](std::string_view group) {
         ++lost_groups_;
@@ -117,7 +118,9 @@ core::Status Hub::start() {
     sigprocmask(SIG_BLOCK, &set, nullptr);
     signal_.fd = signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
     poller_.add(signal_, EPOLLIN);
-    relay_.attach();
+    // Resumed where a previous hub process stopped reading (the master kept its reader slots
+    // holding the writers back): what the workers wrote meanwhile is forwarded too.
+    relay_.attach(true);
     return {};
 }
 
@@ -233,7 +236,7 @@ void Hub::on_tick(core::Nanos now) {
 
 bool Hub::ring_wants(std::string_view group) {
     // NATS carries interest between its servers: every publish goes to it.
-    if (nats_ || interest_.any_peer_wants(group)) return true;
+    if (nats_ || interest_.any_peer_wants(group) || mesh_.any_interest_unknown()) return true;
     ++local_publishes_;
     ++unrouted_;
     return false;
@@ -285,6 +288,9 @@ void Hub::note_missed(std::uint32_t from) {
     }
     ++s.misses;
     s.want = true;
+    // Publish records may have been among those lost: every peer hears that every group lost
+    // frames, so their members are closed rather than left with a gap (NATS: not yet).
+    if (!nats_) mesh_.lose_everything();
 }
 
 // Asks each worker whose set may be wrong for its whole set: at once after a new miss, again

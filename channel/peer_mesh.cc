@@ -232,6 +232,7 @@ bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
         // The first other frame ends its SUBSCRIBE set: groups it no longer named are dropped.
         link.resyncing = false;
         interest_.peer_end_resync(link.node);
+        interest_known(peer);
     }
     switch (frame.type) {
         case FrameType::kHello:
@@ -259,6 +260,7 @@ bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
                 peer.lost_sent += peer.window.push_lost(&link.out);
                 poller_.mark_dirty(link);
             }
+            persist_send(peer);
             return true;
         case FrameType::kLost:
             on_lost(peer, frame);
@@ -299,13 +301,27 @@ bool Mesh::fresh_seq(Peer& peer, std::uint64_t seq) {
         ++peer.stale;  // already delivered: never twice
         return false;
     }
-    if (v == SeqVerdict::kGap) peer.gaps += seq - last - 1;
+    if (v == SeqVerdict::kGap) {
+        // Frames that never came and never will (their sender's hub died with them): whose
+        // groups they were for is unknown, so every group member here is closed (1013).
+        peer.gaps += seq - last - 1;
+        ++peer.gap_closes;
+        net::log_event(net::LogLevel::kWarn, "peer_seq_gap",
+                       "node=%u missing=%llu note=\"frames from node %u never arrived; every "
+                       "group's members are closed with 1013\"",
+                       peer.node, static_cast<unsigned long long>(seq - last - 1), peer.node);
+        if (on_lost_) on_lost_({});
+    }
     return true;
 }
 
 void Mesh::on_lost(Peer& peer, const Frame& frame) {
     const LostBody lost = read_lost(frame);
     if (!fresh_seq(peer, lost.seq)) return;
+    if (lost.check) {  // a seq mark: fresh_seq() acted on any gap before it
+        peer.received->last_seq.store(lost.seq, std::memory_order_release);
+        return;
+    }
     ++peer.lost_received;
     std::fprintf(stderr, "herald: hub: node %u dropped %llu messages for %s%.*s%s\n", peer.node,
                  static_cast<unsigned long long>(lost.count), lost.all ? "every group" : "group '",
@@ -317,7 +333,7 @@ void Mesh::on_lost(Peer& peer, const Frame& frame) {
 bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message) {
     bool any = false;
     for (auto& [node, peer] : peers_) {
-        if (!interest_.peer_wants(node, group)) continue;
+        if (!peer.interest_unknown && !interest_.peer_wants(node, group)) continue;
         enqueue_publish(peer, group, message);
         any = true;
     }
@@ -335,6 +351,7 @@ void Mesh::enqueue_publish(Peer& peer, std::string_view group,
         ++peer.drops;
         return;
     }
+    persist_send(peer);  // before the frame can reach the socket (a flush comes later)
     ++peer.publishes_out;
     if (link != nullptr) poller_.mark_dirty(*link);
 }

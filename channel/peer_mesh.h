@@ -19,6 +19,7 @@
 // members (OnLost).
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -94,6 +95,10 @@ struct Peer {
     std::uint64_t lost_sent = 0;      // LOST frames queued for it (a group each, or all)
     std::uint64_t lost_received = 0;  // LOST frames from it acted on
     bool met = false;                 // linked since this hub started (our HELLO is not fresh)
+    bool numbered = false;            // its window numbers on from its OriginSeq's send_next
+    bool interest_unknown = false;    // restored after a restart: sent every group until its
+                                      // SUBSCRIBE set ends
+    std::uint64_t gap_closes = 0;     // seq gaps from it acted on as every group lost
     core::Nanos down_since = 0;       // when its link went down (0 while up)
 };
 
@@ -137,9 +142,20 @@ class Mesh final : public HandleOwner {
     Mesh(const Mesh&) = delete;
     Mesh& operator=(const Mesh&) = delete;
 
-    // Where the last seq per origin is kept (kMaxOrigins entries, e.g. ShmRegion::origins(),
-    // outliving this process); without it, a table of the mesh's own.
-    void set_origin_table(OriginSeq* table) noexcept { origins_ = table; }
+    // Where the seqs per peer node are kept (kMaxOrigins entries, e.g. ShmRegion::origins(),
+    // outliving this process); without it, a table of the mesh's own. With `incarnation` (e.g.
+    // ShmRegion::hub_incarnation()), this hub's identity outlives the process too: the first
+    // process stores its incarnation there; a restarted one (after kill -9) takes it back, with
+    // every peer of the table, numbering its frames to each on from where the previous process
+    // stopped (a LOST kLostCheck first where frames were unacknowledged), and sends each peer
+    // every group until the peer's SUBSCRIBE set has arrived. Call before anything else.
+    void set_origin_table(OriginSeq* table, std::atomic<std::uint64_t>* incarnation = nullptr);
+    // This hub could not read some of its workers' records (its ring reader was lapped): every
+    // peer is told that every group lost frames (LOST kLostAll).
+    void lose_everything();
+    // Whether some peer's groups are not known yet (it is sent every group meanwhile).
+    bool any_interest_unknown() const noexcept { return unknown_interest_ != 0; }
+    std::uint64_t incarnation() const noexcept { return incarnation_; }
     void set_on_lost(OnLost on_lost) { on_lost_ = std::move(on_lost); }
     // Listens on --cluster-listen (when the cluster is enabled); an error is one line.
     core::Status listen();
@@ -199,6 +215,10 @@ class Mesh final : public HandleOwner {
     void forget_idle_peers(core::Nanos now);
     bool over_cap(PeerLink& link);
     void enqueue_publish(Peer& peer, std::string_view group, std::span<const std::uint8_t> message);
+    void restore_peers(core::Nanos now);
+    void number_window(Peer& peer);
+    void persist_send(Peer& peer);
+    void interest_known(Peer& peer);
     void write_link(PeerLink& link);
     void close_link(PeerLink& link, const std::string& why);
     void redial_later(PeerLink& link);
@@ -219,7 +239,9 @@ class Mesh final : public HandleOwner {
     OnLost on_lost_;
     std::unique_ptr<OriginSeq[]> own_origins_{new OriginSeq[kMaxOrigins]{}};
     OriginSeq* origins_ = own_origins_.get();
-    std::uint64_t incarnation_;  // sent in HELLO: differs on every start
+    std::uint64_t incarnation_;  // sent in HELLO: differs on every start of the host (a hub
+                                 // restart keeps it: set_origin_table())
+    std::size_t unknown_interest_ = 0;  // peers with interest_unknown
     Handle listener_{this};
     std::vector<Dial> dials_;
     std::map<std::uint32_t, Peer> peers_;           // by node id

@@ -155,6 +155,7 @@ void Mesh::admit(PeerLink& link) {
     // Its seqs continue while it is the same incarnation (ours continue in the window); a new
     // incarnation, now proven, numbers from 1 again.
     peer.received = origin_entry(node, link.theirs.incarnation);
+    number_window(peer);
     peer.window.set_limit(options_.peer_buffer);
     peer.node = node;
     link.node = node;
@@ -180,6 +181,7 @@ void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     link.out.append(peer.window.frames());
     peer.replayed += peer.window.held();
     peer.lost_sent += peer.window.push_lost(&link.out);
+    persist_send(peer);
     net::log_event(net::LogLevel::kInfo, "peer_link_up", "node=%u how=%s", peer.node,
                    link.dialer ? "dialled" : "accepted");
     poller_.mark_dirty(link);
@@ -198,6 +200,8 @@ OriginSeq* Mesh::origin_entry(std::uint32_t node, std::uint64_t incarnation) {
         e = free_entry;
         e->incarnation.store(incarnation, std::memory_order_relaxed);
         e->last_seq.store(0, std::memory_order_relaxed);
+        e->send_next.store(0, std::memory_order_relaxed);
+        e->send_acked.store(0, std::memory_order_relaxed);
         e->node.store(node, std::memory_order_release);
     }
     if (e->incarnation.load(std::memory_order_relaxed) != incarnation) {
@@ -233,6 +237,7 @@ void Mesh::forget_idle_peers(core::Nanos now) {
                        "down too long\"",
                        p.node, p.address.c_str(), static_cast<unsigned long long>(p.window.held()));
         interest_.peer_forget(p.node);
+        if (p.interest_unknown) --unknown_interest_;
         ++counters_.forgotten_peers;
         it = peers_.erase(it);
     }

@@ -44,7 +44,7 @@ core::Result<ShmRegion> ShmRegion::create(std::uint32_t processes, std::uint64_t
     ShmRegion region;
     region.base_ = base;
     region.size_ = size;
-    region.header_ = new (base) RegionHeader{kRegionMagic, processes, ring_capacity};
+    region.header_ = new (base) RegionHeader{kRegionMagic, processes, ring_capacity, {0}};
     region.slots_ =
         reinterpret_cast<ProcessSlot*>(static_cast<std::uint8_t*>(base) + sizeof(RegionHeader));
     for (std::uint32_t p = 0; p < processes; ++p) new (&region.slots_[p]) ProcessSlot{};

@@ -17,7 +17,7 @@ namespace herald::channel {
 //  +0                    RegionHeader        magic, process count, ring capacity
 //  +64                   ProcessSlot[P]      counters and liveness of process p
 //  +64+P*sizeof(slot)    ring 0 ... ring P-1 ShmRing::footprint(capacity, P) bytes each
-//  after the rings       OriginSeq[kMaxOrigins] the hub's last seq delivered per peer node
+//  after the rings       OriginSeq[kMaxOrigins] the hub's seqs per peer node (received, sent)
 //
 // Process p writes ring p and reads every other ring through its reader slot p (its own slot
 // in its own ring is never attached). P = workers (+ the hub, once there is one).
@@ -25,6 +25,9 @@ struct alignas(kCacheLine) RegionHeader {
     std::uint64_t magic;
     std::uint32_t processes;
     std::uint64_t ring_capacity;
+    // The hub's incarnation (its HELLO's), chosen by its first process and kept by every
+    // restarted one, so that its seqs to each peer go on (0: no hub has run yet).
+    std::atomic<std::uint64_t> hub_incarnation;
 };
 
 struct alignas(kCacheLine) ProcessSlot {
@@ -34,12 +37,18 @@ struct alignas(kCacheLine) ProcessSlot {
     std::atomic<std::int64_t> pid;        // set by the master at fork
 };
 
-// The hub's receive state for one peer node (written only by the hub; it outlives a hub
-// restart, so a restarted hub still drops what it delivered before). node 0: a free entry.
+// The hub's seqs for one peer node (written only by the hub; they outlive a hub restart, so a
+// restarted hub still drops what it delivered before, and numbers what it sends on from where
+// its previous process stopped). node 0: a free entry.
 struct alignas(kCacheLine) OriginSeq {
     std::atomic<std::uint32_t> node;
     std::atomic<std::uint64_t> incarnation;  // the peer hub's HELLO incarnation
     std::atomic<std::uint64_t> last_seq;     // the last PUBLISH/LOST seq delivered (0: none)
+    // Our side, in RegionHeader::hub_incarnation's numbering: the next seq to hand out to this
+    // peer (stored before a frame with the seq before it can reach a socket; 0: none handed out
+    // yet) and the last seq it acknowledged.
+    std::atomic<std::uint64_t> send_next;
+    std::atomic<std::uint64_t> send_acked;
 };
 constexpr std::uint32_t kMaxOrigins = 256;  // peer nodes remembered (beyond: not across restarts)
 
@@ -59,6 +68,9 @@ class ShmRegion {
     ShmRing ring(std::uint32_t p) const noexcept;
     // The kMaxOrigins entries of the hub's receive state.
     OriginSeq* origins() const noexcept { return origins_; }
+    std::atomic<std::uint64_t>& hub_incarnation() const noexcept {
+        return header_->hub_incarnation;
+    }
     std::size_t size() const noexcept { return size_; }
 
   private:

@@ -139,10 +139,17 @@ ShmRelay::~ShmRelay() {
     }
 }
 
-void ShmRelay::attach() {
+void ShmRelay::attach(bool resume) {
     for (std::uint32_t p : peers_) {
-        readers_[p].attach();
-        seen_floor_[p] = readers_[p].slot().lap_floor.load(std::memory_order_relaxed);
+        if (resume) {
+            readers_[p].resume();
+        } else {
+            readers_[p].attach();
+        }
+        // A lap while no process read (floor past the head resumed at) is reported as missed.
+        const std::uint64_t floor = readers_[p].slot().lap_floor.load(std::memory_order_relaxed);
+        const std::uint64_t head = readers_[p].slot().head.load(std::memory_order_relaxed);
+        seen_floor_[p] = floor > head ? head : floor;
         seen_malformed_[p] = readers_[p].malformed();
         drops_[p] = readers_[p].slot().drops.load(std::memory_order_relaxed);
     }

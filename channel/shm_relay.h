@@ -35,9 +35,11 @@ class ShmRelay final : public net::Relay {
     ShmRelay(const ShmRelay&) = delete;
     ShmRelay& operator=(const ShmRelay&) = delete;
 
-    // Starts reading every other ring at its current tail. A worker then announces its
-    // (re)start with a reset record, so the hub forgets what an earlier incarnation joined.
-    void attach();
+    // Starts reading every other ring at its current tail; with `resume`, at the head a
+    // previous process left in its reader slot where that slot is still attached (the hub: its
+    // slots outlive it). A worker then announces its (re)start with a reset record, so the hub
+    // forgets what an earlier incarnation joined.
+    void attach(bool resume = false);
     void announce_reset();
     // The hub asks for whole interest sets: of every worker (it (re)started; the default), or
     // of process `worker` only (it missed records of that worker's ring).

@@ -226,4 +226,12 @@ void RingReader::attach() noexcept {
     pos_ = ring_.reader(index_).head.load(std::memory_order_relaxed);
 }
 
+void RingReader::resume() noexcept {
+    ReaderSlot& r = ring_.reader(index_);
+    // acquire: pairs with the seq_cst store of `alive` in attach(), by this or an earlier process.
+    if (r.alive.load(std::memory_order_acquire) == 0) return attach();
+    pos_ = r.head.load(std::memory_order_relaxed);
+    r.sleeping.store(0, std::memory_order_relaxed);
+}
+
 }  // namespace herald::channel

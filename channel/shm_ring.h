@@ -238,6 +238,9 @@ class RingReader {
 
     // Attaches at the current tail (a restarted process starts with what comes next).
     void attach() noexcept;
+    // Goes on from the head a previous reader left in this slot, if the slot is still attached
+    // (its records were kept); else attach(). Records lapped meanwhile show in poll() as usual.
+    void resume() noexcept;
 
     // Visitor:
     //   bool copy(const RecordHeader& h, std::span<const std::uint8_t> payload);

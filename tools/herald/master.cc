@@ -77,6 +77,7 @@ class Master {
         return index == options_.workers ? "hub" : "worker " + std::to_string(index);
     }
     std::uint32_t processes() const { return options_.workers + (options_.hub ? 1 : 0); }
+    bool is_hub(std::uint32_t index) const { return options_.hub && index == options_.workers; }
     bool wait_ready(std::uint32_t index);
     void reap();
     void stop_all();
@@ -136,8 +137,9 @@ core::Status Master::prepare() {
 pid_t Master::spawn(std::uint32_t index) {
     channel::ProcessSlot& slot = region_.process(index);
     slot.ready.store(0, std::memory_order_relaxed);
-    // The previous incarnation's reader slots no longer hold the writers back.
-    for (std::uint32_t p = 0; p < region_.processes(); ++p) {
+    // The previous incarnation's reader slots no longer hold the writers back; the hub's do
+    // (its next process resumes where the last one stopped reading, ShmRelay::attach()).
+    for (std::uint32_t p = 0; p < region_.processes() && !is_hub(index); ++p) {
         if (p != index) region_.ring(p).detach(index);
     }
     const pid_t pid = fork();
@@ -227,7 +229,10 @@ void Master::reap() {
                     options_.restart_backoff_max);
             }
             w.restart_at = now + delay + 1;
-            for (std::uint32_t p = 0; p < region_.processes(); ++p) {
+            // A dead worker's slots stop holding the writers back at once; a dead hub's stay,
+            // so its next process forwards what was written meanwhile (a writer laps them after
+            // --ring-stall, and the new hub reports that loss to its peers as every group lost).
+            for (std::uint32_t p = 0; p < region_.processes() && !is_hub(i); ++p) {
                 if (p != i) region_.ring(p).detach(i);
             }
             char why[64];

@@ -1,0 +1,94 @@
+// What of the mesh outlives the hub process (docs/CLUSTER.md "Hub restarts"): the incarnation,
+// and per peer node the seqs delivered from it and handed out to it, in the host's
+// shared-memory region (ShmRegion::origins(), ShmRegion::hub_incarnation()).
+#include <cstdio>
+
+#include "channel/peer_mesh.h"
+#include "net/log.h"
+
+namespace herald::channel::hub {
+
+void Mesh::set_origin_table(OriginSeq* table, std::atomic<std::uint64_t>* incarnation) {
+    origins_ = table;
+    if (incarnation == nullptr) return;
+    // acquire/release: the table's entries were written before the incarnation by the process
+    // that stored it (and before its death, which the master saw).
+    const std::uint64_t kept = incarnation->load(std::memory_order_acquire);
+    if (kept == 0) {
+        incarnation->store(incarnation_, std::memory_order_release);
+        return;
+    }
+    incarnation_ = kept;
+    restore_peers(core::now_ns());
+}
+
+// A restarted hub: every peer node of the table comes back down, numbered on, and sent every
+// group until it says which it wants. A peer with frames unacknowledged when the previous
+// process died gets a LOST kLostCheck first: the frames themselves died with that process, and
+// a receiver that lacks any of them sees the gap and closes the members it cannot vouch for.
+void Mesh::restore_peers(core::Nanos now) {
+    std::size_t restored = 0;
+    std::size_t marked = 0;
+    for (std::uint32_t i = 0; i < kMaxOrigins && peers_.size() < kMaxPeers; ++i) {
+        OriginSeq& e = origins_[i];
+        const std::uint32_t node = e.node.load(std::memory_order_acquire);
+        if (node == 0 || node == options_.node_id || peers_.contains(node)) continue;
+        Peer& peer = peers_[node];
+        peer.node = node;
+        peer.received = &e;
+        peer.address = "(known before this hub restarted)";
+        peer.met = true;
+        peer.down_since = now;
+        const std::uint64_t next = e.send_next.load(std::memory_order_relaxed);
+        const bool unacked = next != 0 && e.send_acked.load(std::memory_order_relaxed) != next - 1;
+        number_window(peer);
+        peer.interest_unknown = true;
+        ++unknown_interest_;
+        ++restored;
+        if (unacked) {
+            peer.window.push_check(nullptr);
+            persist_send(peer);
+            ++marked;
+        }
+    }
+    net::log_event(net::LogLevel::kInfo, "hub_restored",
+                   "incarnation=%llu peers=%zu unacknowledged=%zu note=\"seqs go on; peers with "
+                   "unacknowledged frames get a LOST check\"",
+                   static_cast<unsigned long long>(incarnation_), restored, marked);
+}
+
+// The peer's window starts at the seq its OriginSeq says comes next (1 for a node never sent
+// to), so that a receiver that remembers us never takes new frames for duplicates.
+void Mesh::number_window(Peer& peer) {
+    if (peer.numbered) return;
+    const std::uint64_t next = peer.received->send_next.load(std::memory_order_relaxed);
+    peer.window = AckWindow(options_.peer_buffer, next == 0 ? 1 : next);
+    peer.numbered = true;
+    persist_send(peer);
+}
+
+// Stores the window's seqs in the peer's OriginSeq (relaxed: only this process reads them, and
+// a later process only after the master reaped this one).
+void Mesh::persist_send(Peer& peer) {
+    peer.received->send_next.store(peer.window.next_seq(), std::memory_order_relaxed);
+    peer.received->send_acked.store(peer.window.acked(), std::memory_order_relaxed);
+}
+
+void Mesh::interest_known(Peer& peer) {
+    if (!peer.interest_unknown) return;
+    peer.interest_unknown = false;
+    --unknown_interest_;
+}
+
+void Mesh::lose_everything() {
+    // Into each window at once, linked or not (one frame per event): its seq is then stored,
+    // so not even a crash before the next link can hide it.
+    for (auto& [node, peer] : peers_) {
+        peer.window.lose_everything();
+        peer.lost_sent += peer.window.push_lost(peer.link != nullptr ? &peer.link->out : nullptr);
+        persist_send(peer);
+        if (peer.link != nullptr) poller_.mark_dirty(*peer.link);
+    }
+}
+
+}  // namespace herald::channel::hub
