@@ -523,6 +523,7 @@ void Mesh::append_stats(std::string& out) const {
         field(out, "publishes_out", p.publishes_out);
         field(out, "drops", p.drops);
         field(out, "gaps", p.gaps);
+        field(out, "gap_closes", p.gap_closes);
         field(out, "stale", p.stale);
         field(out, "buffered", p.window.bytes());
         field(out, "unacked_frames", p.window.held());
