@@ -29,9 +29,13 @@ constexpr std::size_t kMaxLostGroups = 1024;  // groups remembered by name; past
 // (--peer-buffer): a PUBLISH that does not fit is dropped, its group remembered for a LOST.
 class AckWindow {
   public:
-    // `limit`: bytes of PUBLISH frames held at most; `first_seq`: the first seq to hand out.
+    // `limit`: bytes of PUBLISH frames held at most; `first_seq`: the first seq to hand out;
+    // `acked`: the last seq the peer acknowledged (a restarted hub's may be lower than
+    // first_seq - 1: those frames died with its previous process).
     explicit AckWindow(std::size_t limit = 0, std::uint64_t first_seq = 1) noexcept
-        : limit_(limit), next_seq_(first_seq), acked_(first_seq - 1) {}
+        : AckWindow(limit, first_seq, first_seq - 1) {}
+    AckWindow(std::size_t limit, std::uint64_t first_seq, std::uint64_t acked) noexcept
+        : limit_(limit), next_seq_(first_seq), acked_(acked) {}
 
     // Appends one PUBLISH frame (origin `origin`) to the window, and to `out` when not null
     // (the link's unsent bytes). Returns false when it did not fit: nothing is appended, no seq
@@ -88,12 +92,11 @@ class AckWindow {
 // that it survives a restart). accept() says what to do with an arriving seq.
 enum class SeqVerdict : std::uint8_t { kDeliver, kDuplicate, kGap };
 
-// Classifies `seq` against `last` (the last seq delivered, 0 when none is known): kDuplicate
-// when it is not after `last`; kGap when frames between were lost (deliver it anyway);
-// kDeliver when it follows `last` (or nothing is known). The caller stores `seq` as the new
-// last unless it is a duplicate.
+// Classifies `seq` against `last` (the last seq delivered; 0 when none was, so that 1 comes
+// next, or the base a link's first PING gave): kDuplicate when it is not after `last`; kGap when
+// frames between were lost (deliver it anyway); kDeliver when it follows `last`. The caller
+// stores `seq` as the new last unless it is a duplicate.
 constexpr SeqVerdict classify_seq(std::uint64_t last, std::uint64_t seq) noexcept {
-    if (last == 0) return SeqVerdict::kDeliver;
     if (!seq_after(seq, last)) return SeqVerdict::kDuplicate;
     return seq == seq_next(last) ? SeqVerdict::kDeliver : SeqVerdict::kGap;
 }

@@ -108,8 +108,8 @@ void append_publish(std::string& out, std::uint32_t origin, std::uint64_t seq,
     out.append(reinterpret_cast<const char*>(message.data()), message.size());
 }
 
-void append_ping(std::string& out, FrameType type, std::uint64_t nonce) {
-    put_header(out, type, kPingBody);
+void append_ping(std::string& out, FrameType type, std::uint64_t nonce, std::uint16_t flags) {
+    put_header(out, type, kPingBody, flags);
     put<std::uint64_t>(out, nonce);
 }
 

@@ -13,7 +13,8 @@ namespace herald::channel {
 
 // ---------------------------------------------------------------------------------------------
 // A frame, all integers little-endian:
-// (HELLO uses flags: kHelloFresh below; LOST: kLostAll; every other type sends 0.)
+// (HELLO uses flags: kHelloFresh below; LOST: kLostAll, kLostCheck; PING: kPingBase; every
+// other type sends 0.)
 //
 //  0               4       5         6               8
 //  +---------------+-------+---------+---------------+-----------------------+
@@ -42,8 +43,8 @@ namespace herald::channel {
 //               (the message takes the rest of the body)
 //  PING, PONG   0
 //               +------------------+
-//               | nonce u64        |
-//               +------------------+
+//               | nonce u64        |   (PING flags kPingBase: the nonce is the sender's last
+//               +------------------+   seq acknowledged by the receiver)
 //  ACK          0
 //               +------------------+
 //               | seq u64          |   the highest contiguous seq received from the link's node
@@ -145,6 +146,12 @@ static_assert(kLostReservedOffset + sizeof(std::uint16_t) == kLostFixed);
 constexpr std::uint16_t kLostAll = 1;
 constexpr std::uint16_t kLostCheck = 2;
 
+// PING flags: kPingBase (on the PING that ends the SUBSCRIBE set of a new link) says "my seqs
+// to you go on after `nonce`, the last one you acknowledged": a receiver that has delivered
+// nothing from this incarnation (its own state is new) starts counting there, so that it can
+// tell a gap from a sender that numbered on.
+constexpr std::uint16_t kPingBase = 1;
+
 using HelloNonce = std::array<std::uint8_t, kHelloNonceSize>;
 using AuthMac = std::array<std::uint8_t, kAuthMacSize>;
 
@@ -193,7 +200,8 @@ std::uint64_t renumber_publishes(std::string& frames, std::uint64_t first);
 void append_group_frame(std::string& out, FrameType type, std::string_view group);
 void append_publish(std::string& out, std::uint32_t origin, std::uint64_t seq,
                     std::string_view group, std::span<const std::uint8_t> message);
-void append_ping(std::string& out, FrameType type, std::uint64_t nonce);
+// `flags`: kPingBase on the PING that ends a SUBSCRIBE set (then `nonce` is the base).
+void append_ping(std::string& out, FrameType type, std::uint64_t nonce, std::uint16_t flags = 0);
 
 // Bytes append_publish() appends.
 constexpr std::size_t publish_frame_size(std::size_t group, std::size_t message) noexcept {

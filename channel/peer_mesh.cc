@@ -248,6 +248,11 @@ bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
         case FrameType::kPublish:
             return on_publish(link, peer, frame);
         case FrameType::kPing:
+            // A new state of ours (this host's region is new) starts at the sender's base.
+            if ((frame.flags & kPingBase) != 0 &&
+                peer.received->last_seq.load(std::memory_order_relaxed) == 0) {
+                peer.received->last_seq.store(read_ping(frame), std::memory_order_release);
+            }
             append_ping(link.out, FrameType::kPong, read_ping(frame));
             poller_.mark_dirty(link);
             return true;

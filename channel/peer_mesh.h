@@ -239,8 +239,8 @@ class Mesh final : public HandleOwner {
     OnLost on_lost_;
     std::unique_ptr<OriginSeq[]> own_origins_{new OriginSeq[kMaxOrigins]{}};
     OriginSeq* origins_ = own_origins_.get();
-    std::uint64_t incarnation_;  // sent in HELLO: differs on every start of the host (a hub
-                                 // restart keeps it: set_origin_table())
+    std::uint64_t incarnation_;         // sent in HELLO: differs on every start of the host (a hub
+                                        // restart keeps it: set_origin_table())
     std::size_t unknown_interest_ = 0;  // peers with interest_unknown
     Handle listener_{this};
     std::vector<Dial> dials_;

@@ -40,8 +40,12 @@ void Mesh::restore_peers(core::Nanos now) {
         peer.met = true;
         peer.down_since = now;
         const std::uint64_t next = e.send_next.load(std::memory_order_relaxed);
-        const bool unacked = next != 0 && e.send_acked.load(std::memory_order_relaxed) != next - 1;
+        const std::uint64_t acked = e.send_acked.load(std::memory_order_relaxed);
+        const bool unacked = next != 0 && acked != next - 1;
         number_window(peer);
+        // Frames after `acked` died with the previous process: the window says so (its ACK
+        // base stays there until the peer acknowledges the check mark).
+        if (unacked) peer.window = AckWindow(options_.peer_buffer, next, acked);
         peer.interest_unknown = true;
         ++unknown_interest_;
         ++restored;

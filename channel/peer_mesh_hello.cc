@@ -175,7 +175,8 @@ void Mesh::link_up(PeerLink& link, Peer& peer, Dial* d) {
     for (const auto& [group, count] : interest_.local()) {
         append_group_frame(link.out, FrameType::kSubscribe, group);
     }
-    append_ping(link.out, FrameType::kPing, 0);  // the end of the set (see handle_frame)
+    // The end of the set (see handle_frame), with where our seqs to it go on (kPingBase).
+    append_ping(link.out, FrameType::kPing, peer.window.acked(), kPingBase);
     // Replay: every frame it has not acknowledged (it drops those it already has), then what
     // it must hear was dropped meanwhile.
     link.out.append(peer.window.frames());

@@ -202,9 +202,10 @@ struct Stream {
         stop.store(true);
         pub.join();
         sub.join();
-        std::printf("sent %ld, received %ld, missing %ld, duplicated %ld, reordered %ld, closed "
-                    "%u, sessions closed with 1013 and joined again %ld\n",
-                    sent.load(), received, missing, duplicates, reordered, closed, closes_1013);
+        std::printf(
+            "sent %ld, received %ld, missing %ld, duplicated %ld, reordered %ld, closed "
+            "%u, sessions closed with 1013 and joined again %ld\n",
+            sent.load(), received, missing, duplicates, reordered, closed, closes_1013);
     }
 };
 
@@ -306,8 +307,7 @@ TEST(ClusterFaults, ASendingHubKilledWithUnacknowledgedFramesClosesTheMembersWit
         return now > 0 && now != hub;
     }));
     ASSERT_TRUE(h.heal(1));
-    ASSERT_TRUE(eventually([&] { return h.peer(1, 1, "gap_closes") >= 1; }, 30s))
-        << h.hub_stats(1);
+    ASSERT_TRUE(eventually([&] { return h.peer(1, 1, "gap_closes") >= 1; }, 30s)) << h.hub_stats(1);
     s.finish();
     EXPECT_EQ(s.closed, 1013);
     EXPECT_EQ(s.missing, 0);  // closed after the last message it got, never left with a gap

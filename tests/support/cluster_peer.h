@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <functional>
 #include <memory>
@@ -31,6 +32,10 @@ struct MeshNode {
     std::vector<std::string> lost;                              // groups a LOST named
     // The receive state that outlives a mesh (as the host's shared memory outlives its hub).
     std::unique_ptr<OriginSeq[]> origins{new OriginSeq[kMaxOrigins]{}};
+    // With keep_incarnation, the hub's incarnation outlives a mesh too (ShmRegion's
+    // hub_incarnation): a new mesh is the same hub restarted.
+    bool keep_incarnation = false;
+    std::atomic<std::uint64_t> incarnation{0};
     std::unique_ptr<Mesh> mesh;
 
     MeshNode(std::uint32_t id, std::vector<net::Endpoint> peers, std::string secret = "") {
@@ -54,7 +59,7 @@ struct MeshNode {
             options, poller, interest, [this](std::string_view g, std::span<const std::uint8_t> m) {
                 received.emplace_back(std::string(g), std::string(m.begin(), m.end()));
             });
-        mesh->set_origin_table(origins.get());
+        mesh->set_origin_table(origins.get(), keep_incarnation ? &incarnation : nullptr);
         mesh->set_on_lost([this](std::string_view g) { lost.emplace_back(g); });
         return static_cast<bool>(mesh->listen());
     }

@@ -110,7 +110,8 @@ TEST(AckWindow, PastItsBoundTheLostSetBecomesEveryGroup) {
 }
 
 TEST(SeqFilter, DeliversTheNextSeqCountsGapsAndDropsDuplicatesAcrossTheTop) {
-    EXPECT_EQ(classify_seq(0, 17), SeqVerdict::kDeliver);  // nothing known yet
+    EXPECT_EQ(classify_seq(0, 1), SeqVerdict::kDeliver);  // nothing delivered yet: 1 is next
+    EXPECT_EQ(classify_seq(0, 17), SeqVerdict::kGap);
     EXPECT_EQ(classify_seq(4, 5), SeqVerdict::kDeliver);
     EXPECT_EQ(classify_seq(4, 4), SeqVerdict::kDuplicate);
     EXPECT_EQ(classify_seq(4, 2), SeqVerdict::kDuplicate);  // replayed after a relink

@@ -1,0 +1,134 @@
+// A hub restarted with its host's shared memory (kill -9, then the master's restart): its
+// incarnation and its seqs to every peer go on, its peers are sent every group until they say
+// which they want, and a peer missing frames that died with the previous process sees the gap
+// and closes every group's members (docs/CLUSTER.md "Hub restarts").
+#include <gtest/gtest.h>
+
+#include <functional>
+#include <string>
+
+#include "channel/peer_mesh.h"
+#include "tests/support/cluster_peer.h"
+
+namespace herald::channel::hub {
+namespace {
+
+using testing::bytes;
+using testing::MeshNode;
+
+// Node 1 (the sender, restartable) and node 2, each listing the other.
+struct Pair {
+    MeshNode sender{1, {}};
+    MeshNode receiver{2, {}};
+    Pair() {
+        sender.keep_incarnation = true;
+        sender.pick_port();
+        receiver.pick_port();
+        sender.options.peers = {receiver.options.cluster_listen};
+        receiver.options.peers = {sender.options.cluster_listen};
+        EXPECT_TRUE(sender.start());
+        EXPECT_TRUE(receiver.start());
+    }
+    bool pump_until(const std::function<bool()>& done) {
+        return testing::pump_until({&sender, &receiver}, done);
+    }
+    bool up() { return sender.up(2) && receiver.up(1); }
+    // The receiver wants `group` (as a SUBSCRIBE from it would say).
+    void subscribe(const std::string& group) {
+        receiver.interest.join(0, group);
+        receiver.mesh->send_to_linked(FrameType::kSubscribe, group);
+        ASSERT_TRUE(pump_until([&] { return sender.interest.peer_wants(2, group); }));
+    }
+    const Peer& at_sender() const { return sender.mesh->peers().at(2); }
+    const Peer& at_receiver() const { return receiver.mesh->peers().at(1); }
+};
+
+TEST(MeshRestart, ARestartedSenderKeepsItsIncarnationAndNumbersOn) {
+    Pair p;
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    const std::uint64_t incarnation = p.sender.mesh->incarnation();
+    EXPECT_EQ(p.sender.incarnation.load(), incarnation);
+    for (int i = 0; i < 3; ++i) p.sender.mesh->forward("room", bytes("m" + std::to_string(i)));
+    ASSERT_TRUE(p.pump_until(
+        [&] { return p.receiver.received.size() == 3 && p.at_sender().window.held() == 0; }));
+    p.sender.mesh.reset();  // killed: every frame was acknowledged
+    ASSERT_TRUE(p.sender.start());
+    EXPECT_EQ(p.sender.mesh->incarnation(), incarnation);
+    ASSERT_EQ(p.sender.mesh->peers().count(2), 1u);  // restored before any link
+    EXPECT_EQ(p.at_sender().window.next_seq(), 4u);
+    EXPECT_TRUE(p.sender.mesh->any_interest_unknown());
+    // Before the receiver says what it wants, every group is sent to it.
+    EXPECT_TRUE(p.sender.mesh->forward("elsewhere", bytes("e")));
+    ASSERT_TRUE(p.pump_until([&] { return p.up() && !p.sender.mesh->any_interest_unknown(); }));
+    p.sender.mesh->forward("room", bytes("m3"));
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.received.size() == 5; }));
+    EXPECT_EQ(p.receiver.received[3].first, "elsewhere");
+    EXPECT_EQ(p.receiver.received[4].second, "m3");
+    EXPECT_EQ(p.at_receiver().gaps, 0u);
+    EXPECT_EQ(p.at_receiver().stale, 0u);
+    EXPECT_TRUE(p.receiver.lost.empty());  // nothing was lost: no member closed
+    // Now that it has said, a group it does not want is not sent.
+    EXPECT_FALSE(p.sender.mesh->forward("elsewhere", bytes("e")));
+}
+
+TEST(MeshRestart, FramesThatDiedWithTheSenderMakeTheReceiverCloseEveryGroup) {
+    Pair p;
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    p.sender.mesh->forward("room", bytes("m0"));
+    ASSERT_TRUE(p.pump_until(
+        [&] { return p.receiver.received.size() == 1 && p.at_sender().window.held() == 0; }));
+    p.receiver.mesh.reset();  // the receiving hub is away: frames wait in the window
+    ASSERT_TRUE(testing::pump_until({&p.sender}, [&] { return !p.sender.up(2); }));
+    for (int i = 1; i <= 3; ++i) p.sender.mesh->forward("room", bytes("m" + std::to_string(i)));
+    EXPECT_EQ(p.at_sender().window.held(), 3u);
+    p.sender.mesh.reset();  // killed with 3 frames unacknowledged: they die with it
+    ASSERT_TRUE(p.sender.start());
+    EXPECT_EQ(p.at_sender().window.acked(), 1u);     // still where the receiver left it
+    EXPECT_EQ(p.at_sender().window.next_seq(), 6u);  // 2..4 died; 5 is the check mark
+    ASSERT_TRUE(p.receiver.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.lost.size() == 1; }));
+    EXPECT_EQ(p.receiver.lost[0], "");  // every group's members are closed
+    EXPECT_EQ(p.at_receiver().gaps, 3u);
+    EXPECT_EQ(p.at_receiver().gap_closes, 1u);
+    EXPECT_EQ(p.receiver.received.size(), 1u);
+    ASSERT_TRUE(p.pump_until([&] { return p.at_sender().window.held() == 0; }));  // mark acked
+    // From here the stream is whole again.
+    p.sender.mesh->forward("room", bytes("m4"));
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.received.size() == 2; }));
+    EXPECT_EQ(p.at_receiver().gap_closes, 1u);
+}
+
+TEST(MeshRestart, AReceiverWithNewStateStartsCountingAtTheSendersBase) {
+    Pair p;
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    for (int i = 0; i < 3; ++i) p.sender.mesh->forward("room", bytes("m" + std::to_string(i)));
+    ASSERT_TRUE(p.pump_until(
+        [&] { return p.receiver.received.size() == 3 && p.at_sender().window.held() == 0; }));
+    // The receiving host starts over (a new master: its shared memory is new).
+    p.receiver.mesh.reset();
+    p.receiver.origins.reset(new OriginSeq[kMaxOrigins]{});
+    p.receiver.received.clear();
+    ASSERT_TRUE(p.receiver.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    p.sender.mesh->forward("room", bytes("m3"));  // seq 4: no gap from the base, 3
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.received.size() == 1; }));
+    EXPECT_EQ(p.at_receiver().gaps, 0u);
+    EXPECT_TRUE(p.receiver.lost.empty());
+}
+
+TEST(MeshRestart, ALappedHubTellsEveryPeerThatEveryGroupLostFrames) {
+    Pair p;
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.sender.mesh->lose_everything();
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.lost.size() == 1; }));
+    EXPECT_EQ(p.receiver.lost[0], "");
+    EXPECT_EQ(p.at_sender().lost_sent, 1u);
+    EXPECT_EQ(p.at_receiver().gap_closes, 0u);
+}
+
+}  // namespace
+}  // namespace herald::channel::hub
