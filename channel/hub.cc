@@ -62,6 +62,9 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
       sync_(region.processes()) {
     // A restarted hub keeps its incarnation and numbers on (docs/CLUSTER.md "Hub restarts").
     mesh_.set_origin_table(region.origins(), &region.hub_incarnation());
+    // A peer's frame counts as delivered (stored, ACKed) once our ring holds it.
+    mesh_.set_ring_progress(
+        {[this] { return relay_.records_issued(); }, [this] { return relay_.records_placed(); }});
     // A peer dropped messages for a group: this host's workers close its members (1013).
     mesh_.set_on_lost([this](std::string_view group) {
         ++lost_groups_;
@@ -148,8 +151,9 @@ int Hub::run(std::atomic<std::uint32_t>& ready) {
             on_tick(now);
             next_tick = now + kTick;
         }
-        poller_.flush_dirty();
         relay_.flush();
+        mesh_.settle();  // ACKs for frames whose records left the overflow queue
+        poller_.flush_dirty();
         const Sleep sleep = prepare_wait(busy, now, next_tick);
         poller_.wait(sleep.timeout_ms);
         if (sleep.slept) relay_.woke();

@@ -210,11 +210,15 @@ void Mesh::read_link(PeerLink& link) {
     if (!link.hello) return;
     // One cumulative ACK per read: the last seq delivered (or dropped as a duplicate).
     Peer& peer = peers_[link.node];
-    if (peer.ack_due && peer.link == &link) {
-        peer.ack_due = false;
-        append_ack(link.out, peer.received->last_seq.load(std::memory_order_relaxed));
-        poller_.mark_dirty(link);
-    }
+    if (peer.link == &link) send_ack(peer);
+}
+
+// An ACK of the peer's last seq the ring holds, when one is due.
+void Mesh::send_ack(Peer& peer) {
+    if (!peer.ack_due || peer.link == nullptr || !peer.link->hello) return;
+    peer.ack_due = false;
+    append_ack(peer.link->out, peer.received->last_seq.load(std::memory_order_relaxed));
+    poller_.mark_dirty(*peer.link);
 }
 
 void Mesh::bad_frame(PeerLink& link, const std::string& why) {
@@ -249,9 +253,9 @@ bool Mesh::handle_frame(PeerLink& link, const Frame& frame) {
             return on_publish(link, peer, frame);
         case FrameType::kPing:
             // A new state of ours (this host's region is new) starts at the sender's base.
-            if ((frame.flags & kPingBase) != 0 &&
-                peer.received->last_seq.load(std::memory_order_relaxed) == 0) {
-                peer.received->last_seq.store(read_ping(frame), std::memory_order_release);
+            if ((frame.flags & kPingBase) != 0 && peer.delivered == 0) {
+                peer.delivered = read_ping(frame);
+                peer.received->last_seq.store(peer.delivered, std::memory_order_release);
             }
             append_ping(link.out, FrameType::kPong, read_ping(frame));
             poller_.mark_dirty(link);
@@ -292,7 +296,7 @@ bool Mesh::on_publish(PeerLink& link, Peer& peer, const Frame& frame) {
     if (!fresh_seq(peer, p.seq)) return true;
     ++peer.publishes_in;
     on_publish_(p.group, p.message);
-    peer.received->last_seq.store(p.seq, std::memory_order_release);
+    delivered(peer, p.seq);
     return true;
 }
 
@@ -300,7 +304,7 @@ bool Mesh::on_publish(PeerLink& link, Peer& peer, const Frame& frame) {
 // or a duplicate (counted, dropped). Either way an ACK is due.
 bool Mesh::fresh_seq(Peer& peer, std::uint64_t seq) {
     peer.ack_due = true;
-    const std::uint64_t last = peer.received->last_seq.load(std::memory_order_relaxed);
+    const std::uint64_t last = peer.delivered;
     const SeqVerdict v = classify_seq(last, seq);
     if (v == SeqVerdict::kDuplicate) {
         ++peer.stale;  // already delivered: never twice
@@ -324,7 +328,7 @@ void Mesh::on_lost(Peer& peer, const Frame& frame) {
     const LostBody lost = read_lost(frame);
     if (!fresh_seq(peer, lost.seq)) return;
     if (lost.check) {  // a seq mark: fresh_seq() acted on any gap before it
-        peer.received->last_seq.store(lost.seq, std::memory_order_release);
+        delivered(peer, lost.seq);
         return;
     }
     ++peer.lost_received;
@@ -332,7 +336,7 @@ void Mesh::on_lost(Peer& peer, const Frame& frame) {
                  static_cast<unsigned long long>(lost.count), lost.all ? "every group" : "group '",
                  static_cast<int>(lost.group.size()), lost.group.data(), lost.all ? "" : "'");
     if (on_lost_) on_lost_(lost.all ? std::string_view() : lost.group);
-    peer.received->last_seq.store(lost.seq, std::memory_order_release);
+    delivered(peer, lost.seq);
 }
 
 bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message) {

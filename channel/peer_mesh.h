@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -79,7 +80,10 @@ struct Peer {
     std::string address;              // the address its link came from or went to
     PeerLink* link = nullptr;         // its link while up
     AckWindow window;                 // PUBLISH/LOST frames it has not acknowledged
-    OriginSeq* received = nullptr;    // the last seq delivered from it (shared memory)
+    OriginSeq* received = nullptr;    // the last seq delivered from it into the host's ring
+                                      // (shared memory: what a restarted hub knows)
+    std::uint64_t delivered = 0;      // the last seq handed to this host (may still wait in
+                                      // the ring's overflow queue; duplicates are judged by it)
     bool ack_due = false;             // frames arrived since our last ACK to it
     std::uint64_t bytes_in = 0;       // bytes received on its links
     std::uint64_t bytes_out = 0;      // bytes the kernel took for its links
@@ -135,6 +139,13 @@ class Mesh final : public HandleOwner {
     using OnPublish = std::function<void(std::string_view, std::span<const std::uint8_t>)>;
     // A LOST from a peer, once: (group id, or empty for every group).
     using OnLost = std::function<void(std::string_view)>;
+    // How far the host's ring has taken what OnPublish/OnLost wrote into it: `issued` counts the
+    // records written so far, `placed` those the ring holds (the rest wait in its overflow queue
+    // and die with this process; ShmRelay::records_issued()/records_placed()).
+    struct RingProgress {
+        std::function<std::uint64_t()> issued;
+        std::function<std::uint64_t()> placed;
+    };
 
     // Takes the cluster fields of `options`; `poller` and `interest` outlive the mesh.
     Mesh(const HubOptions& options, Poller& poller, InterestTable& interest, OnPublish on_publish);
@@ -157,6 +168,14 @@ class Mesh final : public HandleOwner {
     bool any_interest_unknown() const noexcept { return unknown_interest_ != 0; }
     std::uint64_t incarnation() const noexcept { return incarnation_; }
     void set_on_lost(OnLost on_lost) { on_lost_ = std::move(on_lost); }
+    // Without it, whatever OnPublish/OnLost wrote counts as in the ring at once. With it, a
+    // frame's seq becomes the peer's stored last seq (and is ACKed) only once the ring holds its
+    // records, so a frame lost with this process's overflow queue is replayed to the next one.
+    void set_ring_progress(RingProgress progress) { progress_ = std::move(progress); }
+    // Stores (and ACKs) the seqs of frames whose records the ring now holds; call after each
+    // flush of the ring. Cheap when nothing waits.
+    void settle();
+    std::size_t unsettled() const noexcept { return pending_.size(); }
     // Listens on --cluster-listen (when the cluster is enabled); an error is one line.
     core::Status listen();
     // Queues one PUBLISH for every peer that wants `group`; false when none does.
@@ -201,6 +220,9 @@ class Mesh final : public HandleOwner {
     bool handle_frame(PeerLink& link, const Frame& frame);
     bool on_publish(PeerLink& link, Peer& peer, const Frame& frame);
     bool fresh_seq(Peer& peer, std::uint64_t seq);
+    void delivered(Peer& peer, std::uint64_t seq);
+    void send_ack(Peer& peer);
+    std::uint64_t last_delivered(const OriginSeq* entry) const;
     void on_subscribe(PeerLink& link, std::string_view group);
     void on_lost(Peer& peer, const Frame& frame);
     OriginSeq* origin_entry(std::uint32_t node, std::uint64_t incarnation);
@@ -242,6 +264,16 @@ class Mesh final : public HandleOwner {
     std::uint64_t incarnation_;         // sent in HELLO: differs on every start of the host (a hub
                                         // restart keeps it: set_origin_table())
     std::size_t unknown_interest_ = 0;  // peers with interest_unknown
+    // A frame delivered while the ring's overflow queue held records: its seq is stored once the
+    // ring has placed record `ticket` (settle()).
+    struct PendingSeq {
+        std::uint64_t ticket;
+        OriginSeq* entry;
+        std::uint32_t node;
+        std::uint64_t seq;
+    };
+    RingProgress progress_;
+    std::deque<PendingSeq> pending_;
     Handle listener_{this};
     std::vector<Dial> dials_;
     std::map<std::uint32_t, Peer> peers_;           // by node id

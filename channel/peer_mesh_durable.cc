@@ -36,6 +36,7 @@ void Mesh::restore_peers(core::Nanos now) {
         Peer& peer = peers_[node];
         peer.node = node;
         peer.received = &e;
+        peer.delivered = e.last_seq.load(std::memory_order_relaxed);
         peer.address = "(known before this hub restarted)";
         peer.met = true;
         peer.down_since = now;
@@ -82,6 +83,41 @@ void Mesh::interest_known(Peer& peer) {
     if (!peer.interest_unknown) return;
     peer.interest_unknown = false;
     --unknown_interest_;
+}
+
+// `seq` from `peer` went into the ring (OnPublish/OnLost wrote its records, or it had none): it
+// is stored as the peer's last seq once the ring holds every record written so far, so that
+// what a killed process still held in the overflow queue is replayed to the next one.
+void Mesh::delivered(Peer& peer, std::uint64_t seq) {
+    peer.delivered = seq;
+    const std::uint64_t ticket = progress_.issued ? progress_.issued() : 0;
+    if (pending_.empty() && (!progress_.placed || progress_.placed() >= ticket)) {
+        peer.received->last_seq.store(seq, std::memory_order_release);
+        return;
+    }
+    pending_.push_back(PendingSeq{ticket, peer.received, peer.node, seq});
+}
+
+void Mesh::settle() {
+    if (pending_.empty() || !progress_.placed) return;
+    const std::uint64_t placed = progress_.placed();
+    while (!pending_.empty() && pending_.front().ticket <= placed) {
+        const PendingSeq p = pending_.front();
+        pending_.pop_front();
+        p.entry->last_seq.store(p.seq, std::memory_order_release);
+        auto it = peers_.find(p.node);
+        if (it != peers_.end() && it->second.received == p.entry) it->second.ack_due = true;
+    }
+    for (auto& [node, peer] : peers_) send_ack(peer);
+}
+
+// The last seq from `entry`'s node handed to the ring: the newest one waiting to settle, else
+// the stored one.
+std::uint64_t Mesh::last_delivered(const OriginSeq* entry) const {
+    for (auto it = pending_.rbegin(); it != pending_.rend(); ++it) {
+        if (it->entry == entry) return it->seq;
+    }
+    return entry->last_seq.load(std::memory_order_relaxed);
 }
 
 void Mesh::lose_everything() {

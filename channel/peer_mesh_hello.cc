@@ -155,6 +155,7 @@ void Mesh::admit(PeerLink& link) {
     // Its seqs continue while it is the same incarnation (ours continue in the window); a new
     // incarnation, now proven, numbers from 1 again.
     peer.received = origin_entry(node, link.theirs.incarnation);
+    peer.delivered = last_delivered(peer.received);
     number_window(peer);
     peer.window.set_limit(options_.peer_buffer);
     peer.node = node;
@@ -206,6 +207,8 @@ OriginSeq* Mesh::origin_entry(std::uint32_t node, std::uint64_t incarnation) {
         e->node.store(node, std::memory_order_release);
     }
     if (e->incarnation.load(std::memory_order_relaxed) != incarnation) {
+        // Seqs of the old incarnation still waiting to settle mean nothing now.
+        std::erase_if(pending_, [e](const PendingSeq& p) { return p.entry == e; });
         e->last_seq.store(0, std::memory_order_relaxed);
         e->incarnation.store(incarnation, std::memory_order_relaxed);
     }

@@ -60,6 +60,10 @@ class ShmRelay final : public net::Relay {
     void interest(std::string_view group, bool joined) override;
     void interest_set(bool begin) override;
     bool can_write() const override { return writer_.idle(); }
+    // Records written into our ring so far, and of those the ones the ring holds (the rest wait
+    // in the overflow queue and die with this process): RingWriter::records_written()/placed().
+    std::uint64_t records_issued() const noexcept { return writer_.records_written(); }
+    std::uint64_t records_placed() const noexcept { return writer_.records_placed(); }
     bool poll(net::RecordSink& sink) override { return poll_into(sink); }
     bool pending() const override;
     void flush() override;

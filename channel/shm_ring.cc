@@ -74,6 +74,7 @@ RingWriter::RingWriter(ShmRing ring, std::size_t overflow_limit, core::Nanos sta
 void RingWriter::write(std::uint16_t type, std::uint16_t flags, std::span<const std::uint8_t> a,
                        std::span<const std::uint8_t> b, core::Nanos now) {
     HERALD_ASSERT(a.size() + b.size() <= max_payload_);
+    ++written_;
     if (overflow_.empty() && try_append(type, flags, a, b)) return;
     Queued q{type, flags, {}};
     q.payload.reserve(a.size() + b.size());

@@ -166,6 +166,11 @@ class RingWriter {
     // stall_bound / 10 (a loop tick), so a stalled reader is lapped on time.
     bool flush(core::Nanos now = core::now_ns());
     bool idle() const noexcept { return overflow_.empty(); }
+    // Records write() took since this writer was made, and of those the ones now in the ring
+    // (the rest wait in the overflow queue, in order): the k-th record written is in the ring
+    // once records_placed() >= k.
+    std::uint64_t records_written() const noexcept { return written_; }
+    std::uint64_t records_placed() const noexcept { return written_ - overflow_.size(); }
     std::size_t overflow_bytes() const noexcept { return overflow_bytes_; }
 
     // Calls wake(reader index) for each live reader that went to sleep, clearing its flag.
@@ -207,6 +212,7 @@ class RingWriter {
     core::Nanos stall_bound_ = kDefaultStallBound;
     std::size_t overflow_bytes_ = 0;
     std::uint64_t lapped_records_ = 0;
+    std::uint64_t written_ = 0;  // records write() took
     std::uint64_t stalls_ = 0;
     struct Queued {
         std::uint16_t type;

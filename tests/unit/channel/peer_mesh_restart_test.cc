@@ -4,7 +4,9 @@
 // and closes every group's members (docs/CLUSTER.md "Hub restarts").
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <functional>
+#include <memory>
 #include <string>
 
 #include "channel/peer_mesh.h"
@@ -128,6 +130,85 @@ TEST(MeshRestart, ALappedHubTellsEveryPeerThatEveryGroupLostFrames) {
     EXPECT_EQ(p.receiver.lost[0], "");
     EXPECT_EQ(p.at_sender().lost_sent, 1u);
     EXPECT_EQ(p.at_receiver().gap_closes, 0u);
+}
+
+// Node 1 as a raw peer of `n` (incarnation 7) sending PUBLISH seqs to group "room".
+std::unique_ptr<testing::RawPeer> raw_sender(MeshNode& n, std::initializer_list<std::uint64_t> s) {
+    auto peer = std::make_unique<testing::RawPeer>(n.mesh->endpoint());
+    peer->hello(1, 7);
+    EXPECT_TRUE(peer->authenticate(n, ""));
+    std::string out;
+    for (const std::uint64_t seq : s) {
+        append_publish(out, 1, seq, "room", bytes(std::to_string(seq)));
+    }
+    EXPECT_EQ(peer->send_some(out), out.size());
+    return peer;
+}
+
+// The highest ACK the raw peer got.
+std::uint64_t last_ack(testing::RawPeer& peer) {
+    peer.drain();
+    std::uint64_t acked = 0;
+    FrameWalker walker(peer.in());
+    for (FrameCut c = walker.next(); c.status == FrameStatus::kFrame; c = walker.next()) {
+        if (c.frame.type == FrameType::kAck) acked = std::max(acked, read_ack(c.frame));
+    }
+    return acked;
+}
+
+TEST(MeshRestart, FramesStillInTheRingsOverflowQueueAreNeitherStoredNorAcknowledged) {
+    MeshNode n(2, {});
+    ASSERT_TRUE(n.start());
+    // The host's ring: each delivery writes one record; `placed` says how many it holds.
+    std::uint64_t placed = 0;
+    n.mesh->set_ring_progress(
+        {[&] { return std::uint64_t{n.received.size()}; }, [&] { return placed; }});
+    auto peer = raw_sender(n, {1, 2, 3});
+    for (int i = 0; i < 2000 && n.received.size() < 3; ++i) n.pump();
+    ASSERT_EQ(n.received.size(), 3u);
+    EXPECT_EQ(n.mesh->unsettled(), 3u);
+    for (int i = 0; i < 50; ++i) n.pump();
+    EXPECT_EQ(last_ack(*peer), 0u);  // nothing acknowledged while it waits
+    EXPECT_EQ(n.origins[0].last_seq.load(), 0u);
+    placed = 2;  // the ring took two of them
+    n.mesh->settle();
+    EXPECT_EQ(n.origins[0].last_seq.load(), 2u);
+    for (int i = 0; i < 200 && last_ack(*peer) != 2; ++i) n.pump();
+    EXPECT_EQ(last_ack(*peer), 2u);
+    // The hub dies with seq 3 in the overflow queue: the sender replays 3, and it is delivered.
+    peer.reset();
+    n.mesh.reset();
+    ASSERT_TRUE(n.start());
+    peer = raw_sender(n, {3, 4});
+    for (int i = 0; i < 2000 && n.received.size() < 5; ++i) n.pump();
+    ASSERT_EQ(n.received.size(), 5u);
+    EXPECT_EQ(n.received[3].second, "3");
+    EXPECT_EQ(n.received[4].second, "4");
+    EXPECT_EQ(n.mesh->peers().at(1).stale, 0u);
+    EXPECT_EQ(n.mesh->peers().at(1).gaps, 0u);
+}
+
+TEST(MeshRestart, WhileFramesWaitToSettleAReplayIsStillNotDeliveredTwice) {
+    MeshNode n(2, {});
+    ASSERT_TRUE(n.start());
+    std::uint64_t placed = 0;
+    n.mesh->set_ring_progress(
+        {[&] { return std::uint64_t{n.received.size()}; }, [&] { return placed; }});
+    auto peer = raw_sender(n, {1, 2});
+    for (int i = 0; i < 2000 && n.received.size() < 2; ++i) n.pump();
+    ASSERT_EQ(n.received.size(), 2u);
+    // A relink of the same sender process replays 1 and 2 (unacknowledged): both are stale.
+    peer.reset();
+    for (int i = 0; i < 200 && n.up(1); ++i) n.pump();
+    peer = raw_sender(n, {1, 2, 3});
+    for (int i = 0; i < 2000 && n.received.size() < 3; ++i) n.pump();
+    for (int i = 0; i < 50; ++i) n.pump();
+    EXPECT_EQ(n.received.size(), 3u);
+    EXPECT_EQ(n.mesh->peers().at(1).stale, 2u);
+    placed = 3;
+    n.mesh->settle();
+    EXPECT_EQ(n.mesh->unsettled(), 0u);
+    EXPECT_EQ(n.origins[0].last_seq.load(), 3u);
 }
 
 }  // namespace
