@@ -1,12 +1,13 @@
 // A slow test: 20 restarts of a crash-looping hub take the master's restart backoff (up to 5 s
 // each), so the kill test runs for a minute or two.
 //
-// Two herald hosts, each in its own network namespace (tests/support/netns), under a steady
-// stream of numbered messages from a publisher on host A to a member on host B: the receiving
-// hub killed with SIGKILL again and again, the link cut for 2 s, and a cut longer than
-// --peer-buffer holds. The member must get every message once and in order, or be closed with
-// 1013 after the last one it got. Where namespaces cannot be made, the hosts share loopback
-// (127.0.0.2, .3) and the tests that cut a link are skipped; each test says which it ran.
+// Three herald hosts (two for the tests that need no bystander), each in its own network
+// namespace (tests/support/netns), under steady streams of numbered messages from publishers on
+// host A to a member on host B and one on host C: the receiving hub and the sending hub killed
+// with SIGKILL again and again, B's link cut for 2 s, and a cut longer than --peer-buffer holds.
+// Each member must get every message once and in order, or be closed with 1013 after the last
+// one it got. Where namespaces cannot be made, the hosts share loopback (127.0.0.2, .3, .4) and
+// the tests that cut a link are skipped; each test says which it ran.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -59,21 +60,25 @@ std::string secret_file() {
     return path;
 }
 
-// Hosts A (node 1) and B (node 2), in namespaces when possible.
-class TwoHosts {
+// Hosts A (node 1), B (node 2) and, when asked, C (node 3), in namespaces when possible.
+class Hosts {
   public:
     template <class Fn>
     auto in(int h, Fn&& fn) {
         if (netns_) return ns_.in(h, std::forward<Fn>(fn));
         return fn();
     }
-    explicit TwoHosts(const std::vector<std::string>& extra) : ns_(2) {
+    explicit Hosts(const std::vector<std::string>& extra, int count = 2)
+        : ns_(count), herald_(static_cast<std::size_t>(count)) {
         netns_ = ns_.ok();
-        std::printf("hosts: %s\n", netns_ ? "network namespaces joined by veth pairs"
-                                          : ("loopback (" + ns_.error() + ")").c_str());
-        const std::string peers = address(0) + ":" + std::to_string(kClusterPort) + "," +
-                                  address(1) + ":" + std::to_string(kClusterPort);
-        for (int h = 0; h < 2; ++h) {
+        std::printf("%d hosts: %s\n", count,
+                    netns_ ? "network namespaces joined by veth pairs"
+                           : ("loopback (" + ns_.error() + ")").c_str());
+        std::string peers;
+        for (int h = 0; h < count; ++h) {
+            peers += (h == 0 ? "" : ",") + address(h) + ":" + std::to_string(kClusterPort);
+        }
+        for (int h = 0; h < count; ++h) {
             std::vector<std::string> args = {
                 "--workers",        "2",
                 "--node-id",        std::to_string(h + 1),
@@ -85,18 +90,29 @@ class TwoHosts {
                 args.insert(args.end(), {"--cluster-secret", secret_file()});
             }
             args.insert(args.end(), extra.begin(), extra.end());
-            herald_[h] = in(h, [&] { return std::make_unique<HeraldProcess>(args); });
-            herald_[h]->allow_worker_deaths();
+            herald_[i(h)] = in(h, [&] { return std::make_unique<HeraldProcess>(args); });
+            herald_[i(h)]->allow_worker_deaths();
         }
     }
     bool netns() const { return netns_; }
-    bool ok() const { return herald_[0]->ok() && herald_[1]->ok(); }
+    bool ok() const {
+        return std::all_of(herald_.begin(), herald_.end(), [](const auto& p) { return p->ok(); });
+    }
+    // Every pair of hosts linked both ways.
+    bool all_up() {
+        for (int a = 0; a < static_cast<int>(herald_.size()); ++a) {
+            for (int b = 0; b < static_cast<int>(herald_.size()); ++b) {
+                if (a != b && !up(a, static_cast<std::uint32_t>(b + 1))) return false;
+            }
+        }
+        return true;
+    }
     std::string address(int h) const {
         return netns_ ? ns_.address(h) : "127.0.0." + std::to_string(2 + h);
     }
     bool cut(int h) { return ns_.cut(h); }
     bool heal(int h) { return ns_.heal(h); }
-    HeraldProcess& herald(int h) { return *herald_[h]; }
+    HeraldProcess& herald(int h) { return *herald_[i(h)]; }
     std::string hub_stats(int h) {
         return in(h, [&] {
             const std::string out = http_exchange(
@@ -108,7 +124,7 @@ class TwoHosts {
     }
     std::string worker_stats(int h) {
         return in(h, [&] {
-            return http_exchange(herald_[h]->port(),
+            return http_exchange(herald_[i(h)]->port(),
                                  "GET /stats HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
         });
     }
@@ -130,13 +146,15 @@ class TwoHosts {
         return static_cast<pid_t>(number_after(s, s.rfind('{', at), "pid"));
     }
     std::unique_ptr<WsClient> client(int h) {
-        return in(h, [&] { return WsClient::connect(herald_[h]->port()); });
+        return in(h, [&] { return WsClient::connect(herald_[i(h)]->port()); });
     }
 
   private:
+    static std::size_t i(int h) { return static_cast<std::size_t>(h); }
+
     NetnsHosts ns_;  // destroyed after the processes
     bool netns_ = false;
-    std::unique_ptr<HeraldProcess> herald_[2];
+    std::vector<std::unique_ptr<HeraldProcess>> herald_;
 };
 
 // A publisher on A sending "0", "1", ... to group "stream" about once per millisecond, and a
@@ -155,18 +173,25 @@ struct Stream {
     long closes_1013 = 0;
     std::thread pub, sub;
 
-    bool start(TwoHosts& h) {
-        member = h.client(1);
+    std::string group = "stream";
+    int host = 1;  // the member's
+
+    // A member of `group_id` on host `member_host`, the publisher on host A.
+    bool start(Hosts& h, int member_host = 1, std::string group_id = "stream") {
+        host = member_host;
+        group = std::move(group_id);
+        member = h.client(host);
         publisher = h.client(0);
-        if (!member || !publisher || !member->add_group("stream") || !member->sync()) return false;
-        if (!eventually([&] { return h.peer(0, 2, "subscriptions") >= 1; })) return false;
+        if (!member || !publisher || !member->add_group(group) || !member->sync()) return false;
+        const auto node = static_cast<std::uint32_t>(host + 1);
+        if (!eventually([&] { return h.peer(0, node, "subscriptions") >= 1; })) return false;
         pub = std::thread([this] {
             while (!stop.load()) {
-                publisher->send_to_group("stream", std::to_string(sent.load()));
+                publisher->send_to_group(group, std::to_string(sent.load()));
                 sent.fetch_add(1);
                 std::this_thread::sleep_for(1ms);
             }
-            publisher->send_to_group("stream", "end");
+            publisher->send_to_group(group, "end");
         });
         sub = std::thread([this] {
             long expect = 0;
@@ -178,7 +203,7 @@ struct Stream {
                     if (!rejoin || closed != 1013) return;
                     ++closes_1013;
                     member = rejoin();
-                    if (!member || !member->add_group("stream") || !member->sync()) return;
+                    if (!member || !member->add_group(group) || !member->sync()) return;
                     expect = -1;  // a new session: it starts wherever the stream is
                     continue;
                 }
@@ -203,20 +228,22 @@ struct Stream {
         pub.join();
         sub.join();
         std::printf(
-            "sent %ld, received %ld, missing %ld, duplicated %ld, reordered %ld, closed "
-            "%u, sessions closed with 1013 and joined again %ld\n",
-            sent.load(), received, missing, duplicates, reordered, closed, closes_1013);
+            "%s on host %c: sent %ld, received %ld, missing %ld, duplicated %ld, "
+            "reordered %ld, closed %u, sessions closed with 1013 and joined again %ld\n",
+            group.c_str(), 'A' + host, sent.load(), received, missing, duplicates, reordered,
+            closed, closes_1013);
     }
 };
 
 constexpr int kKills = 20;
 
 TEST(ClusterFaults, TheReceivingHubKilledTwentyTimesMidStreamLosesAndDuplicatesNothing) {
-    TwoHosts h({});
+    Hosts h({}, 3);
     ASSERT_TRUE(h.ok()) << h.herald(0).stderr_text() << h.herald(1).stderr_text();
-    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
-    Stream s;
+    ASSERT_TRUE(eventually([&] { return h.all_up(); }));
+    Stream s, c;  // to B (whose hub is killed) and to C (a bystander)
     ASSERT_TRUE(s.start(h));
+    ASSERT_TRUE(c.start(h, 2, "stream-c"));
     for (int kill_no = 0; kill_no < kKills; ++kill_no) {
         // Each kill lands mid-stream: the link is up and carrying frames for 0.3 s.
         ASSERT_TRUE(eventually([&] { return h.up(0, 2); }, 30s)) << "kill " << kill_no;
@@ -233,15 +260,19 @@ TEST(ClusterFaults, TheReceivingHubKilledTwentyTimesMidStreamLosesAndDuplicatesN
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "subscriptions") >= 1; }));
     std::this_thread::sleep_for(300ms);
     s.finish();
+    c.finish();
     std::printf("A replayed %llu frames to B; B dropped %llu duplicates\n",
                 static_cast<unsigned long long>(h.peer(0, 2, "replayed")),
                 static_cast<unsigned long long>(h.peer(1, 1, "stale")));
-    EXPECT_EQ(s.closed, 0);
-    EXPECT_EQ(s.missing, 0);
-    EXPECT_EQ(s.duplicates, 0);
-    EXPECT_EQ(s.reordered, 0);
-    EXPECT_EQ(s.received, s.sent.load()) << "A: " << h.hub_stats(0) << "\nB: " << h.hub_stats(1)
-                                         << "\nB workers: " << h.worker_stats(1);
+    for (Stream* x : {&s, &c}) {
+        EXPECT_EQ(x->closed, 0) << x->group;
+        EXPECT_EQ(x->missing, 0) << x->group;
+        EXPECT_EQ(x->duplicates, 0) << x->group;
+        EXPECT_EQ(x->reordered, 0) << x->group;
+        EXPECT_EQ(x->received, x->sent.load())
+            << x->group << "\nA: " << h.hub_stats(0) << "\nB: " << h.hub_stats(1)
+            << "\nB workers: " << h.worker_stats(1);
+    }
 }
 
 // The sending hub: A's hub is killed mid-stream, 20 times. Its workers keep taking the
@@ -250,14 +281,17 @@ TEST(ClusterFaults, TheReceivingHubKilledTwentyTimesMidStreamLosesAndDuplicatesN
 // open; where A's dead hub held frames B had not acknowledged, B sees the gap and closes the
 // member with 1013 (it joins again and the stream goes on).
 TEST(ClusterFaults, TheSendingHubKilledTwentyTimesMidStreamNeverLeavesAMemberWithAGap) {
-    TwoHosts h({});
+    Hosts h({}, 3);
     ASSERT_TRUE(h.ok()) << h.herald(0).stderr_text() << h.herald(1).stderr_text();
-    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
-    Stream s;
+    ASSERT_TRUE(eventually([&] { return h.all_up(); }));
+    Stream s, c;  // from A to B and to C
     s.rejoin = [&] { return h.client(1); };
+    c.rejoin = [&] { return h.client(2); };
     ASSERT_TRUE(s.start(h));
+    ASSERT_TRUE(c.start(h, 2, "stream-c"));
     for (int kill_no = 0; kill_no < kKills; ++kill_no) {
-        ASSERT_TRUE(eventually([&] { return h.up(1, 1); }, 30s)) << "kill " << kill_no;
+        ASSERT_TRUE(eventually([&] { return h.up(1, 1) && h.up(2, 1); }, 30s))
+            << "kill " << kill_no;
         std::this_thread::sleep_for(300ms);
         const pid_t hub = h.hub_pid(0);
         ASSERT_GT(hub, 0);
@@ -268,28 +302,39 @@ TEST(ClusterFaults, TheSendingHubKilledTwentyTimesMidStreamNeverLeavesAMemberWit
         })) << "kill "
             << kill_no;
     }
-    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "subscriptions") >= 1; }));
+    ASSERT_TRUE(eventually([&] {
+        return h.up(0, 2) && h.up(0, 3) && h.peer(0, 2, "subscriptions") >= 1 &&
+               h.peer(0, 3, "subscriptions") >= 1;
+    }));
     std::this_thread::sleep_for(500ms);
     s.finish();
-    std::printf("B saw %llu gaps from A (members closed %llu times), dropped %llu duplicates\n",
-                static_cast<unsigned long long>(h.peer(1, 1, "gaps")),
-                static_cast<unsigned long long>(h.peer(1, 1, "gap_closes")),
-                static_cast<unsigned long long>(h.peer(1, 1, "stale")));
-    EXPECT_EQ(s.closed, s.closes_1013 > 0 ? 1013 : 0);
-    EXPECT_EQ(s.missing, 0);
-    EXPECT_EQ(s.duplicates, 0);
-    EXPECT_EQ(s.reordered, 0);
-    // Every close answers a gap (or a LOST) B acted on.
-    EXPECT_LE(static_cast<std::uint64_t>(s.closes_1013),
-              h.peer(1, 1, "gap_closes") + h.peer(1, 1, "lost_received"));
-    EXPECT_GT(s.received, 0);
+    c.finish();
+    for (Stream* x : {&s, &c}) {
+        const int host = x->host;
+        const auto gap_closes = h.peer(host, 1, "gap_closes");
+        std::printf(
+            "host %c saw %llu gaps from A (members closed %llu times), dropped %llu "
+            "duplicates\n",
+            'A' + host, static_cast<unsigned long long>(h.peer(host, 1, "gaps")),
+            static_cast<unsigned long long>(gap_closes),
+            static_cast<unsigned long long>(h.peer(host, 1, "stale")));
+        EXPECT_EQ(x->closed, x->closes_1013 > 0 ? 1013 : 0) << x->group;
+        EXPECT_EQ(x->missing, 0) << x->group;
+        EXPECT_EQ(x->duplicates, 0) << x->group;
+        EXPECT_EQ(x->reordered, 0) << x->group;
+        // Every close answers a gap (or a LOST) the member's host acted on.
+        EXPECT_LE(static_cast<std::uint64_t>(x->closes_1013),
+                  gap_closes + h.peer(host, 1, "lost_received"))
+            << x->group;
+        EXPECT_GT(x->received, 0) << x->group;
+    }
 }
 
 // A's hub dies while its window holds frames B never got (the link is cut): the frames die
 // with it, and B, seeing the gap when the restarted hub links, closes the member with 1013
 // after the last message it got.
 TEST(ClusterFaults, ASendingHubKilledWithUnacknowledgedFramesClosesTheMembersWith1013) {
-    TwoHosts h({});
+    Hosts h({});
     if (!h.netns()) GTEST_SKIP() << "no network namespaces: a link cannot be cut on loopback";
     ASSERT_TRUE(h.ok());
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
@@ -316,12 +361,13 @@ TEST(ClusterFaults, ASendingHubKilledWithUnacknowledgedFramesClosesTheMembersWit
 }
 
 TEST(ClusterFaults, ALinkCutForTwoSecondsLosesAndDuplicatesNothing) {
-    TwoHosts h({});
+    Hosts h({}, 3);
     if (!h.netns()) GTEST_SKIP() << "no network namespaces: a link cannot be cut on loopback";
     ASSERT_TRUE(h.ok());
-    ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
-    Stream s;
+    ASSERT_TRUE(eventually([&] { return h.all_up(); }));
+    Stream s, c;  // to B (cut off for 2 s) and to C
     ASSERT_TRUE(s.start(h));
+    ASSERT_TRUE(c.start(h, 2, "stream-c"));
     std::this_thread::sleep_for(300ms);
     ASSERT_TRUE(h.cut(1));
     std::this_thread::sleep_for(2s);
@@ -329,15 +375,18 @@ TEST(ClusterFaults, ALinkCutForTwoSecondsLosesAndDuplicatesNothing) {
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "subscriptions") >= 1; }));
     std::this_thread::sleep_for(500ms);
     s.finish();
-    EXPECT_EQ(s.closed, 0);
-    EXPECT_EQ(s.missing, 0);
-    EXPECT_EQ(s.duplicates, 0);
-    EXPECT_EQ(s.reordered, 0);
-    EXPECT_EQ(s.received, s.sent.load());
+    c.finish();
+    for (Stream* x : {&s, &c}) {
+        EXPECT_EQ(x->closed, 0) << x->group;
+        EXPECT_EQ(x->missing, 0) << x->group;
+        EXPECT_EQ(x->duplicates, 0) << x->group;
+        EXPECT_EQ(x->reordered, 0) << x->group;
+        EXPECT_EQ(x->received, x->sent.load()) << x->group;
+    }
 }
 
 TEST(ClusterFaults, ACutLongerThanThePeerBufferHoldsClosesTheGroupsMembersWith1013) {
-    TwoHosts h({"--peer-buffer", "64KiB"});  // the smallest it takes
+    Hosts h({"--peer-buffer", "64KiB"});  // the smallest it takes
     if (!h.netns()) GTEST_SKIP() << "no network namespaces: a link cannot be cut on loopback";
     ASSERT_TRUE(h.ok());
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
@@ -366,7 +415,7 @@ TEST(ClusterFaults, ACutLongerThanThePeerBufferHoldsClosesTheGroupsMembersWith10
 
 // From host A's own address, a process claims node 1 on B's cluster port (HELLO with the fresh
 // flag, then an AUTH keyed with `secret`) while A streams to B. Returns whether B closed it.
-bool impostor(TwoHosts& h, std::string_view secret) {
+bool impostor(Hosts& h, std::string_view secret) {
     return h.in(0, [&] {
         const int fd = tcp_connect(kClusterPort, h.address(1).c_str());
         if (fd < 0) return false;
@@ -410,7 +459,7 @@ bool impostor(TwoHosts& h, std::string_view secret) {
 
 void an_impostor_takes_nothing(const std::vector<std::string>& extra, std::string_view secret,
                                const char* counter) {
-    TwoHosts h(extra);
+    Hosts h(extra);
     ASSERT_TRUE(h.ok()) << h.herald(0).stderr_text() << h.herald(1).stderr_text();
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.up(1, 1); }));
     Stream s;
