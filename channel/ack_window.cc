@@ -14,6 +14,7 @@ bool AckWindow::push_publish(std::uint32_t origin, std::string_view group,
     const std::size_t at = buf_.size();
     append_publish(buf_, origin, take_seq(), group, message);
     ++held_;
+    appended_ += need;
     if (out != nullptr) out->append(buf_, at, need);
     return true;
 }
@@ -50,6 +51,7 @@ void AckWindow::push_check(std::string* out) {
     const std::size_t at = buf_.size();
     append_lost(buf_, take_seq(), 0, {}, kLostCheck);
     ++held_;
+    appended_ += buf_.size() - at;
     if (out != nullptr) out->append(buf_, at, buf_.size() - at);
 }
 
@@ -68,8 +70,24 @@ std::size_t AckWindow::push_lost(std::string* out) {
     lost_all_ = false;
     lost_all_count_ = 0;
     held_ += frames;
+    appended_ += buf_.size() - at;
     if (out != nullptr) out->append(buf_, at, buf_.size() - at);
     return frames;
+}
+
+void AckWindow::restore(std::string frames, std::uint64_t next_seq, std::uint64_t acked,
+                        std::uint64_t appended) {
+    buf_ = std::move(frames);
+    head_ = 0;
+    held_ = 0;
+    FrameWalker walker(buf_);
+    while (walker.next().status == FrameStatus::kFrame) ++held_;
+    next_seq_ = next_seq;
+    acked_ = acked;
+    appended_ = appended;
+    lost_.clear();
+    lost_all_ = false;
+    lost_all_count_ = 0;
 }
 
 std::size_t AckWindow::ack(std::uint64_t seq) {

@@ -55,7 +55,16 @@ class AckWindow {
     // after the last ack, or after the last seq handed out, is ignored (returns 0).
     std::size_t ack(std::uint64_t seq);
 
+    // Takes back what a WindowMirror kept: `frames` (whole frames, seq order, the last of which
+    // has a seq before `next_seq`), the seqs, and the bytes appended ever (`appended`, of which
+    // all but `frames` were acknowledged). Lost bookkeeping starts empty.
+    void restore(std::string frames, std::uint64_t next_seq, std::uint64_t acked,
+                 std::uint64_t appended);
+
     void set_limit(std::size_t limit) noexcept { limit_ = limit; }
+    // Bytes ever appended, and ever dropped by ACKs (positions in a WindowMirror).
+    std::uint64_t appended() const noexcept { return appended_; }
+    std::uint64_t dropped() const noexcept { return appended_ - bytes(); }
     std::size_t limit() const noexcept { return limit_; }
     std::string_view frames() const noexcept { return std::string_view(buf_).substr(head_); }
     std::size_t bytes() const noexcept { return buf_.size() - head_; }
@@ -83,6 +92,7 @@ class AckWindow {
     std::string buf_;                                         // whole frames from head_, seq order
     std::size_t head_ = 0;                                    // first byte not acknowledged
     std::size_t held_ = 0;                                    // frames from head_
+    std::uint64_t appended_ = 0;                              // bytes ever appended
     std::map<std::string, std::uint64_t, std::less<>> lost_;  // group -> frames dropped
     bool lost_all_ = false;
     std::uint64_t lost_all_count_ = 0;  // frames dropped once past kMaxLostGroups

@@ -32,8 +32,8 @@ class Hub::RingSink final : public RecordSink {
     explicit RingSink(Hub& hub) : hub_(hub) {}
     bool wants(std::string_view group) override { return hub_.ring_wants(group); }
     core::BlockPool& pool() override { return hub_.pool_; }
-    void deliver(std::uint32_t, std::string_view group, core::Block* frame) override {
-        hub_.ring_deliver(group, net::frame_payload(frame));
+    void deliver(std::uint32_t from, std::string_view group, core::Block* frame) override {
+        hub_.ring_deliver(from, group, net::frame_payload(frame));
     }
     void interest(std::uint32_t from, std::string_view group, bool joined) override {
         hub_.ring_interest(from, group, joined);
@@ -60,7 +60,11 @@ Hub::Hub(const HubOptions& options, const ShmRegion& region, std::uint32_t self,
       region_(region),
       self_(self),
       sync_(region.processes()) {
-    // A restarted hub keeps its incarnation and numbers on (docs/CLUSTER.md "Hub restarts").
+    // A restarted hub keeps its incarnation and numbers on, and takes its windows back
+    // (docs/CLUSTER.md "Hub restarts").
+    std::vector<WindowMirror> mirrors;
+    for (std::uint32_t i = 0; i < region.window_slots(); ++i) mirrors.push_back(region.window(i));
+    mesh_.set_mirrors(std::move(mirrors));
     mesh_.set_origin_table(region.origins(), &region.hub_incarnation());
     // A peer's frame counts as delivered (stored, ACKed) once our ring holds it.
     mesh_.set_ring_progress(
@@ -246,9 +250,10 @@ bool Hub::ring_wants(std::string_view group) {
     return false;
 }
 
-void Hub::ring_deliver(std::string_view group, std::span<const std::uint8_t> message) {
+void Hub::ring_deliver(std::uint32_t from, std::string_view group,
+                       std::span<const std::uint8_t> message) {
     ++local_publishes_;
-    forward(group, message);
+    forward(group, message, hub::RecordId{from + 1u, relay_.reading_at(from)});
 }
 
 // A group's first and last worker with members: peers hear of it.
@@ -315,10 +320,11 @@ void Hub::ask_resyncs(core::Nanos now) {
 
 // To the other hosts: NATS (always published: only subscribed hosts get it), or the mesh
 // peers that want it (counted unrouted when none does).
-void Hub::forward(std::string_view group, std::span<const std::uint8_t> message) {
+void Hub::forward(std::string_view group, std::span<const std::uint8_t> message,
+                  hub::RecordId from) {
     if (nats_) {
         nats_->publish(group, message);
-    } else if (!mesh_.forward(group, message)) {
+    } else if (!mesh_.forward(group, message, from)) {
         ++unrouted_;
     }
 }

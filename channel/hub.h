@@ -58,11 +58,13 @@ class Hub final : private hub::HandleOwner, private AdminHandler {
 
     // What the workers' rings carry (through RingSink).
     bool ring_wants(std::string_view group);
-    void ring_deliver(std::string_view group, std::span<const std::uint8_t> message);
+    void ring_deliver(std::uint32_t from, std::string_view group,
+                      std::span<const std::uint8_t> message);
     void ring_interest(std::uint32_t from, std::string_view group, bool joined);
     void ring_reset(std::uint32_t from);
     // The seam between the hub and its engine (the mesh, or NATS with --engine nats).
-    void forward(std::string_view group, std::span<const std::uint8_t> message);
+    void forward(std::string_view group, std::span<const std::uint8_t> message,
+                 hub::RecordId from = {});
     void announce(std::string_view group, bool joined);
     void ring_interest_set(std::uint32_t from, bool begin);
 

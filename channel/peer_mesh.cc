@@ -339,11 +339,11 @@ void Mesh::on_lost(Peer& peer, const Frame& frame) {
     delivered(peer, lost.seq);
 }
 
-bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message) {
+bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message, RecordId from) {
     bool any = false;
     for (auto& [node, peer] : peers_) {
         if (!peer.interest_unknown && !interest_.peer_wants(node, group)) continue;
-        enqueue_publish(peer, group, message);
+        enqueue_publish(peer, group, message, from);
         any = true;
     }
     return any;
@@ -352,7 +352,8 @@ bool Mesh::forward(std::string_view group, std::span<const std::uint8_t> message
 // Queues one PUBLISH for `peer` in its window (and on its link while up) until it is
 // acknowledged; within --peer-buffer, else dropped, counted and its group remembered for a LOST.
 void Mesh::enqueue_publish(Peer& peer, std::string_view group,
-                           std::span<const std::uint8_t> message) {
+                           std::span<const std::uint8_t> message, RecordId from) {
+    if (from.ring != 0 && from == peer.skip) return;  // queued by the process before us
     PeerLink* link = peer.link;
     if (peer.window.limit() == 0) peer.window.set_limit(options_.peer_buffer);
     if (!peer.window.push_publish(options_.node_id, group, message,
@@ -360,7 +361,7 @@ void Mesh::enqueue_publish(Peer& peer, std::string_view group,
         ++peer.drops;
         return;
     }
-    persist_send(peer);  // before the frame can reach the socket (a flush comes later)
+    persist_send(peer, &from);  // before the frame can reach the socket (a flush comes later)
     ++peer.publishes_out;
     if (link != nullptr) poller_.mark_dirty(*link);
 }

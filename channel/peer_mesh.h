@@ -51,6 +51,24 @@ constexpr int kForgetAfterTimeouts = 10;      // an unlisted peer down this many
 constexpr std::size_t kMaxHandshakeBody = kHelloFixed + kMaxClusterName;  // before AUTH
 constexpr std::size_t kControlSlack = 1u << 20;  // unsent control bytes beyond the bound below
 constexpr core::Nanos kAcceptPause = 100 * core::kMillisecond;  // at the descriptor limit
+// Peers (the first of the origin table) whose windows a restarted hub takes back whole.
+constexpr std::uint32_t kWindowSlots = 32;
+// A window slot's bytes: --peer-buffer, plus LOST frames for every group remembered and a check
+// mark, plus slack; at most 1 GiB (a bigger window is kept only while it fits).
+constexpr std::size_t window_capacity(const HubOptions& o) noexcept {
+    const std::size_t lost =
+        (kMaxLostGroups + 2) * (kFrameHeaderSize + kLostFixed + o.max_group_id);
+    const std::size_t want = o.peer_buffer + lost + (64u << 10);
+    return want < (std::size_t{1} << 30) ? want : std::size_t{1} << 30;
+}
+
+// A record of a worker's ring that a PUBLISH was made from: (worker + 1, its position in the
+// ring); ring 0: none (an admin API publish).
+struct RecordId {
+    std::uint64_t ring = 0;
+    std::uint64_t pos = 0;
+    bool operator==(const RecordId&) const = default;
+};
 
 // One TCP connection to a peer hub.
 struct PeerLink : Handle {
@@ -100,6 +118,10 @@ struct Peer {
     std::uint64_t lost_received = 0;  // LOST frames from it acted on
     bool met = false;                 // linked since this hub started (our HELLO is not fresh)
     bool numbered = false;            // its window numbers on from its OriginSeq's send_next
+    WindowMirror mirror;              // the window's copy in shared memory, if it has a slot
+    WindowMark mirror_mark;           // what was last committed there
+    RecordId skip;                    // the record a killed process last forwarded to it (its
+                                      // successor reads it again: not twice)
     bool interest_unknown = false;    // restored after a restart: sent every group until its
                                       // SUBSCRIBE set ends
     std::uint64_t gap_closes = 0;     // seq gaps from it acted on as every group lost
@@ -161,6 +183,9 @@ class Mesh final : public HandleOwner {
     // stopped (a LOST kLostCheck first where frames were unacknowledged), and sends each peer
     // every group until the peer's SUBSCRIBE set has arrived. Call before anything else.
     void set_origin_table(OriginSeq* table, std::atomic<std::uint64_t>* incarnation = nullptr);
+    // The copies of the windows (channel/window_mirror.h) for the first mirrors.size() entries
+    // of the origin table (ShmRegion::window()); call before set_origin_table().
+    void set_mirrors(std::vector<WindowMirror> mirrors) { mirrors_ = std::move(mirrors); }
     // This hub could not read some of its workers' records (its ring reader was lapped): every
     // peer is told that every group lost frames (LOST kLostAll).
     void lose_everything();
@@ -178,8 +203,10 @@ class Mesh final : public HandleOwner {
     std::size_t unsettled() const noexcept { return pending_.size(); }
     // Listens on --cluster-listen (when the cluster is enabled); an error is one line.
     core::Status listen();
-    // Queues one PUBLISH for every peer that wants `group`; false when none does.
-    bool forward(std::string_view group, std::span<const std::uint8_t> message);
+    // Queues one PUBLISH for every peer that wants `group`; false when none does. `from`: the
+    // ring record it came from (a restarted hub reading that record again skips the peers its
+    // previous process already queued it for).
+    bool forward(std::string_view group, std::span<const std::uint8_t> message, RecordId from = {});
     // Sends SUBSCRIBE or UNSUBSCRIBE of `group` on every link that is up (a peer whose link is
     // down hears the whole set when it links).
     void send_to_linked(FrameType type, std::string_view group);
@@ -236,10 +263,13 @@ class Mesh final : public HandleOwner {
     void link_up(PeerLink& link, Peer& peer, Dial* d);
     void forget_idle_peers(core::Nanos now);
     bool over_cap(PeerLink& link);
-    void enqueue_publish(Peer& peer, std::string_view group, std::span<const std::uint8_t> message);
+    void enqueue_publish(Peer& peer, std::string_view group, std::span<const std::uint8_t> message,
+                         RecordId from);
     void restore_peers(core::Nanos now);
     void number_window(Peer& peer);
-    void persist_send(Peer& peer);
+    void persist_send(Peer& peer, const RecordId* from = nullptr);
+    void mirror_window(Peer& peer, const RecordId* from);
+    bool restore_window(Peer& peer, std::uint32_t index);
     void interest_known(Peer& peer);
     void write_link(PeerLink& link);
     void close_link(PeerLink& link, const std::string& why);
@@ -273,6 +303,7 @@ class Mesh final : public HandleOwner {
         std::uint64_t seq;
     };
     RingProgress progress_;
+    std::vector<WindowMirror> mirrors_;  // by origin table index
     std::deque<PendingSeq> pending_;
     Handle listener_{this};
     std::vector<Dial> dials_;

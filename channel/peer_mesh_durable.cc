@@ -23,11 +23,14 @@ void Mesh::set_origin_table(OriginSeq* table, std::atomic<std::uint64_t>* incarn
 }
 
 // A restarted hub: every peer node of the table comes back down, numbered on, and sent every
-// group until it says which it wants. A peer with frames unacknowledged when the previous
-// process died gets a LOST kLostCheck first: the frames themselves died with that process, and
-// a receiver that lacks any of them sees the gap and closes the members it cannot vouch for.
+// group until it says which it wants. Its window comes back whole from its WindowMirror (the
+// same frames under the same seqs: the peer drops what it has). Without a whole copy (no slot,
+// or the window outgrew it), a peer with frames unacknowledged when the previous process died
+// gets a LOST kLostCheck first: those frames died with that process, and a receiver that lacks
+// any of them sees the gap and closes the members it cannot vouch for.
 void Mesh::restore_peers(core::Nanos now) {
     std::size_t restored = 0;
+    std::size_t whole = 0;
     std::size_t marked = 0;
     for (std::uint32_t i = 0; i < kMaxOrigins && peers_.size() < kMaxPeers; ++i) {
         OriginSeq& e = origins_[i];
@@ -40,6 +43,13 @@ void Mesh::restore_peers(core::Nanos now) {
         peer.address = "(known before this hub restarted)";
         peer.met = true;
         peer.down_since = now;
+        peer.interest_unknown = true;
+        ++unknown_interest_;
+        ++restored;
+        if (restore_window(peer, i)) {
+            ++whole;
+            continue;
+        }
         const std::uint64_t next = e.send_next.load(std::memory_order_relaxed);
         const std::uint64_t acked = e.send_acked.load(std::memory_order_relaxed);
         const bool unacked = next != 0 && acked != next - 1;
@@ -47,9 +57,6 @@ void Mesh::restore_peers(core::Nanos now) {
         // Frames after `acked` died with the previous process: the window says so (its ACK
         // base stays there until the peer acknowledges the check mark).
         if (unacked) peer.window = AckWindow(options_.peer_buffer, next, acked);
-        peer.interest_unknown = true;
-        ++unknown_interest_;
-        ++restored;
         if (unacked) {
             peer.window.push_check(nullptr);
             persist_send(peer);
@@ -57,9 +64,26 @@ void Mesh::restore_peers(core::Nanos now) {
         }
     }
     net::log_event(net::LogLevel::kInfo, "hub_restored",
-                   "incarnation=%llu peers=%zu unacknowledged=%zu note=\"seqs go on; peers with "
-                   "unacknowledged frames get a LOST check\"",
-                   static_cast<unsigned long long>(incarnation_), restored, marked);
+                   "incarnation=%llu peers=%zu windows_kept=%zu check_marks=%zu note=\"seqs go "
+                   "on; kept windows are replayed; a check mark where frames died\"",
+                   static_cast<unsigned long long>(incarnation_), restored, whole, marked);
+}
+
+// The window of origin entry `index`'s peer, taken back whole from its mirror. False when there
+// is none to take (no slot, nothing committed, or it outgrew the slot).
+bool Mesh::restore_window(Peer& peer, std::uint32_t index) {
+    if (index >= mirrors_.size()) return false;
+    const WindowMark mark = mirrors_[index].mark();
+    if (mark.next_seq == 0 || mark.overflowed != 0) return false;
+    peer.mirror = mirrors_[index];
+    peer.mirror_mark = mark;
+    peer.window = AckWindow(options_.peer_buffer);
+    peer.window.restore(peer.mirror.frames(), mark.next_seq, mark.acked, mark.tail);
+    if (mark.lost != 0) peer.window.lose_everything();  // which groups was not kept
+    peer.skip = RecordId{mark.last_ring, mark.last_pos};
+    peer.numbered = true;
+    persist_send(peer);
+    return true;
 }
 
 // The peer's window starts at the seq its OriginSeq says comes next (1 for a node never sent
@@ -68,15 +92,53 @@ void Mesh::number_window(Peer& peer) {
     if (peer.numbered) return;
     const std::uint64_t next = peer.received->send_next.load(std::memory_order_relaxed);
     peer.window = AckWindow(options_.peer_buffer, next == 0 ? 1 : next);
+    // Its mirror starts over with it (a slot is the entry's, for good).
+    const auto index = static_cast<std::size_t>(peer.received - origins_);
+    peer.mirror = index < mirrors_.size() ? mirrors_[index] : WindowMirror{};
+    peer.mirror_mark = WindowMark{};
     peer.numbered = true;
     persist_send(peer);
 }
 
 // Stores the window's seqs in the peer's OriginSeq (relaxed: only this process reads them, and
 // a later process only after the master reaped this one).
-void Mesh::persist_send(Peer& peer) {
+void Mesh::persist_send(Peer& peer, const RecordId* from) {
     peer.received->send_next.store(peer.window.next_seq(), std::memory_order_relaxed);
     peer.received->send_acked.store(peer.window.acked(), std::memory_order_relaxed);
+    mirror_window(peer, from);
+}
+
+// Copies what the window appended since the last commit into its mirror, then commits the
+// window's positions and seqs (and `from`, the record it came from). A window holding more than
+// the slot marks the copy overflowed until it is empty again.
+void Mesh::mirror_window(Peer& peer, const RecordId* from) {
+    if (!peer.mirror) return;
+    const AckWindow& w = peer.window;
+    WindowMark m = peer.mirror_mark;
+    if (m.overflowed != 0 && w.bytes() == 0) {  // emptied: a clean start
+        m = WindowMark{};
+        m.head = m.tail = w.appended();
+    }
+    if (m.overflowed == 0) {
+        const std::uint64_t fresh = w.appended() - m.tail;
+        if (w.appended() - m.head > peer.mirror.capacity() || fresh > w.bytes()) {
+            m.overflowed = 1;
+        } else if (fresh > 0) {
+            const std::string_view frames = w.frames();
+            peer.mirror.write(m.tail, frames.substr(frames.size() - fresh));
+        }
+    }
+    m.head = w.dropped();
+    m.tail = w.appended();
+    m.next_seq = w.next_seq();
+    m.acked = w.acked();
+    if (from != nullptr) {
+        m.last_ring = from->ring;
+        m.last_pos = from->pos;
+    }
+    m.lost = w.lost_all() || !w.lost_groups().empty() ? 1 : 0;
+    peer.mirror.commit(m);
+    peer.mirror_mark = m;
 }
 
 void Mesh::interest_known(Peer& peer) {

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <new>
@@ -18,12 +19,16 @@ std::size_t round_up(std::size_t n, std::size_t to) { return (n + to - 1) / to *
 
 }  // namespace
 
-core::Result<ShmRegion> ShmRegion::create(std::uint32_t processes, std::uint64_t ring_capacity) {
+core::Result<ShmRegion> ShmRegion::create(std::uint32_t processes, std::uint64_t ring_capacity,
+                                          std::uint32_t window_slots, std::size_t window_capacity) {
     const std::size_t slots = round_up(sizeof(ProcessSlot) * processes, kCacheLine);
     const std::size_t stride = round_up(ShmRing::footprint(ring_capacity, processes), kCacheLine);
     const std::size_t origins = sizeof(OriginSeq) * kMaxOrigins;
+    window_slots = std::min(window_slots, kMaxOrigins);
+    if (window_capacity == 0) window_slots = 0;
+    const std::size_t windows = window_slots * window_slot_size(window_capacity);
     const std::size_t size =
-        round_up(sizeof(RegionHeader) + slots + stride * processes + origins, 4096);
+        round_up(sizeof(RegionHeader) + slots + stride * processes + origins + windows, 4096);
     const int fd = memfd_create("herald-channel", MFD_CLOEXEC);
     if (fd < 0) {
         return core::Error{std::string("cannot create the shared-memory region (memfd_create): ") +
@@ -55,6 +60,12 @@ core::Result<ShmRegion> ShmRegion::create(std::uint32_t processes, std::uint64_t
     }
     region.origins_ = reinterpret_cast<OriginSeq*>(region.rings_ + stride * processes);
     for (std::uint32_t i = 0; i < kMaxOrigins; ++i) new (&region.origins_[i]) OriginSeq{};
+    region.windows_ = reinterpret_cast<std::uint8_t*>(region.origins_ + kMaxOrigins);
+    region.window_slots_ = window_slots;
+    region.window_capacity_ = window_capacity;
+    for (std::uint32_t i = 0; i < window_slots; ++i) {
+        new (region.windows_ + i * window_slot_size(window_capacity)) WindowSlotHeader{};
+    }
     return region;
 }
 
@@ -68,11 +79,21 @@ ShmRegion& ShmRegion::operator=(ShmRegion&& other) noexcept {
     std::swap(ring_stride_, other.ring_stride_);
     std::swap(rings_, other.rings_);
     std::swap(origins_, other.origins_);
+    std::swap(windows_, other.windows_);
+    std::swap(window_slots_, other.window_slots_);
+    std::swap(window_capacity_, other.window_capacity_);
     return *this;
 }
 
 ShmRegion::~ShmRegion() {
     if (base_ != nullptr) munmap(base_, size_);
+}
+
+WindowMirror ShmRegion::window(std::uint32_t i) const noexcept {
+    if (i >= window_slots_) return {};
+    std::uint8_t* slot = windows_ + i * window_slot_size(window_capacity_);
+    return WindowMirror(reinterpret_cast<WindowSlotHeader*>(slot), slot + sizeof(WindowSlotHeader),
+                        window_capacity_);
 }
 
 ShmRing ShmRegion::ring(std::uint32_t p) const noexcept {

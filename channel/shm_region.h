@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "channel/shm_ring.h"
+#include "channel/window_mirror.h"
 #include "core/result.h"
 #include "net/worker_stats.h"
 
@@ -18,6 +19,8 @@ namespace herald::channel {
 //  +64                   ProcessSlot[P]      counters and liveness of process p
 //  +64+P*sizeof(slot)    ring 0 ... ring P-1 ShmRing::footprint(capacity, P) bytes each
 //  after the rings       OriginSeq[kMaxOrigins] the hub's seqs per peer node (received, sent)
+//  after them            window slot 0 ... W-1  copies of the first W entries' AckWindows
+//                                              (channel/window_mirror.h), W = window_slots
 //
 // Process p writes ring p and reads every other ring through its reader slot p (its own slot
 // in its own ring is never attached). P = workers (+ the hub, once there is one).
@@ -55,8 +58,12 @@ constexpr std::uint32_t kMaxOrigins = 256;  // peer nodes remembered (beyond: no
 class ShmRegion {
   public:
     // Creates and maps an anonymous shared region (memfd) for `processes` processes with rings
-    // of `ring_capacity` bytes (a power of two). Children inherit the mapping across fork.
-    static core::Result<ShmRegion> create(std::uint32_t processes, std::uint64_t ring_capacity);
+    // of `ring_capacity` bytes (a power of two), and `window_slots` (at most kMaxOrigins) copies
+    // of peer windows of `window_capacity` bytes each (pages are only taken as they are
+    // written). Children inherit the mapping across fork. An error is one line.
+    static core::Result<ShmRegion> create(std::uint32_t processes, std::uint64_t ring_capacity,
+                                          std::uint32_t window_slots = 0,
+                                          std::size_t window_capacity = 0);
 
     ShmRegion() = default;
     ShmRegion(ShmRegion&& other) noexcept;
@@ -71,6 +78,9 @@ class ShmRegion {
     std::atomic<std::uint64_t>& hub_incarnation() const noexcept {
         return header_->hub_incarnation;
     }
+    // The copy of the AckWindow of origins()[i]'s peer, for i < window_slots().
+    std::uint32_t window_slots() const noexcept { return window_slots_; }
+    WindowMirror window(std::uint32_t i) const noexcept;
     std::size_t size() const noexcept { return size_; }
 
   private:
@@ -81,6 +91,9 @@ class ShmRegion {
     std::size_t ring_stride_ = 0;
     std::uint8_t* rings_ = nullptr;
     OriginSeq* origins_ = nullptr;
+    std::uint8_t* windows_ = nullptr;
+    std::uint32_t window_slots_ = 0;
+    std::size_t window_capacity_ = 0;
 };
 
 }  // namespace herald::channel

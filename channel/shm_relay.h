@@ -64,6 +64,8 @@ class ShmRelay final : public net::Relay {
     // in the overflow queue and die with this process): RingWriter::records_written()/placed().
     std::uint64_t records_issued() const noexcept { return writer_.records_written(); }
     std::uint64_t records_placed() const noexcept { return writer_.records_placed(); }
+    // During poll_into(): where the record of process p's ring being delivered starts.
+    std::uint64_t reading_at(std::uint32_t p) const noexcept { return readers_[p].position(); }
     bool poll(net::RecordSink& sink) override { return poll_into(sink); }
     bool pending() const override;
     void flush() override;

@@ -264,6 +264,9 @@ class RingReader {
         return ring_.tail().tail.load(std::memory_order_acquire) != pos_;
     }
     ReaderSlot& slot() const noexcept { return ring_.reader(index_); }
+    // Where the record being handed to the visitor starts (during copy() and commit()): a
+    // position no other record of this ring ever has.
+    std::uint64_t position() const noexcept { return pos_; }
     // After poll() freed space: true (once) if the producer is waiting for space, so the
     // caller should wake it.
     bool take_waiting() noexcept {

@@ -9,8 +9,10 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <functional>
 #include <memory>
+#include <new>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +38,13 @@ struct MeshNode {
     // hub_incarnation): a new mesh is the same hub restarted.
     bool keep_incarnation = false;
     std::atomic<std::uint64_t> incarnation{0};
+    // With keep_windows, the first kWindowSlots entries' windows outlive a mesh too (ShmRegion's
+    // window slots), in memory of the node's own.
+    bool keep_windows = false;
+    struct FreeAligned {
+        void operator()(std::uint8_t* p) const { std::free(p); }
+    };
+    std::unique_ptr<std::uint8_t, FreeAligned> windows;
     std::unique_ptr<Mesh> mesh;
 
     MeshNode(std::uint32_t id, std::vector<net::Endpoint> peers, std::string secret = "") {
@@ -59,9 +68,28 @@ struct MeshNode {
             options, poller, interest, [this](std::string_view g, std::span<const std::uint8_t> m) {
                 received.emplace_back(std::string(g), std::string(m.begin(), m.end()));
             });
+        if (keep_windows) mesh->set_mirrors(mirrors());
         mesh->set_origin_table(origins.get(), keep_incarnation ? &incarnation : nullptr);
         mesh->set_on_lost([this](std::string_view g) { lost.emplace_back(g); });
         return static_cast<bool>(mesh->listen());
+    }
+    // The window slots (made on first use, kept across meshes).
+    std::vector<WindowMirror> mirrors() {
+        const std::size_t cap = window_capacity(options);
+        const std::size_t slot = window_slot_size(cap);
+        if (!windows) {
+            windows.reset(static_cast<std::uint8_t*>(std::aligned_alloc(64, slot * kWindowSlots)));
+            for (std::uint32_t i = 0; i < kWindowSlots; ++i) {
+                new (windows.get() + i * slot) WindowSlotHeader{};
+            }
+        }
+        std::vector<WindowMirror> out;
+        for (std::uint32_t i = 0; i < kWindowSlots; ++i) {
+            std::uint8_t* at = windows.get() + i * slot;
+            out.emplace_back(reinterpret_cast<WindowSlotHeader*>(at), at + sizeof(WindowSlotHeader),
+                             cap);
+        }
+        return out;
     }
     void pump() {
         mesh->tick(core::now_ns());

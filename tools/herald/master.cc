@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "channel/peer_mesh.h"
 #include "channel/shm_region.h"
 #include "net/endpoint.h"
 #include "net/log.h"
@@ -112,7 +113,12 @@ core::Status Master::prepare() {
         io_uring_queue_exit(&probe);
     }
 
-    auto region = channel::ShmRegion::create(processes(), options_.ring_size);
+    // A mesh hub keeps its peers' windows in the region (docs/CLUSTER.md "Hub restarts").
+    const channel::HubOptions& hub = options_.hub_options;
+    const bool mesh = options_.hub && hub.engine == channel::Engine::kMesh && hub.cluster_enabled;
+    auto region = channel::ShmRegion::create(processes(), options_.ring_size,
+                                             mesh ? channel::hub::kWindowSlots : 0,
+                                             channel::hub::window_capacity(hub));
     if (!region) return core::Error{region.error()};
     region_ = std::move(region.value());
     for (unsigned i = 0; i < processes(); ++i) {

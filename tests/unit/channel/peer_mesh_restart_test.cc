@@ -211,5 +211,83 @@ TEST(MeshRestart, WhileFramesWaitToSettleAReplayIsStillNotDeliveredTwice) {
     EXPECT_EQ(n.origins[0].last_seq.load(), 3u);
 }
 
+TEST(MeshRestart, AKeptWindowIsReplayedWholeUnderItsSeqsAfterTheSenderIsKilled) {
+    Pair p;
+    p.sender.keep_windows = true;
+    ASSERT_TRUE(p.sender.start());  // again, with its windows in "shared memory"
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    p.sender.mesh->forward("room", bytes("m0"), RecordId{1, 8});
+    ASSERT_TRUE(p.pump_until(
+        [&] { return p.receiver.received.size() == 1 && p.at_sender().window.held() == 0; }));
+    p.receiver.mesh.reset();  // away: the next frames wait in the window
+    ASSERT_TRUE(testing::pump_until({&p.sender}, [&] { return !p.sender.up(2); }));
+    for (std::uint64_t i = 1; i <= 3; ++i) {
+        p.sender.mesh->forward("room", bytes("m" + std::to_string(i)), RecordId{1, 8 + 8 * i});
+    }
+    p.sender.mesh.reset();  // killed with 3 frames unacknowledged
+    ASSERT_TRUE(p.sender.start());
+    EXPECT_EQ(p.at_sender().window.held(), 3u);  // taken back whole
+    EXPECT_EQ(p.at_sender().window.next_seq(), 5u);
+    // The record it forwarded last is read again by the new process: not queued twice.
+    p.sender.mesh->forward("room", bytes("m3"), RecordId{1, 32});
+    EXPECT_EQ(p.at_sender().window.held(), 3u);
+    ASSERT_TRUE(p.receiver.start());
+    ASSERT_TRUE(p.pump_until(
+        [&] { return p.receiver.received.size() == 4 && p.at_sender().window.held() == 0; }));
+    for (std::size_t i = 0; i < 4; ++i) {
+        EXPECT_EQ(p.receiver.received[i].second, "m" + std::to_string(i));
+    }
+    EXPECT_EQ(p.at_receiver().gaps, 0u);
+    EXPECT_TRUE(p.receiver.lost.empty());  // nothing lost: nobody closed
+}
+
+TEST(MeshRestart, FramesDeliveredButNotYetAcknowledgedAreDroppedAsDuplicatesAfterTheRestart) {
+    Pair p;
+    p.sender.keep_windows = true;
+    ASSERT_TRUE(p.sender.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    for (std::uint64_t i = 0; i < 3; ++i) {
+        p.sender.mesh->forward("room", bytes("m" + std::to_string(i)), RecordId{2, 8 * i});
+    }
+    p.sender.poller.flush_dirty();  // on the wire; the receiver reads them, the ACK waits
+    ASSERT_TRUE(
+        testing::pump_until({&p.receiver}, [&] { return p.receiver.received.size() == 3; }));
+    EXPECT_EQ(p.at_sender().window.held(), 3u);
+    p.sender.mesh.reset();  // killed before it read the ACK
+    ASSERT_TRUE(p.sender.start());
+    EXPECT_EQ(p.at_sender().window.held(), 3u);
+    ASSERT_TRUE(p.pump_until([&] { return p.up() && p.at_receiver().stale == 3; }));
+    p.sender.mesh->forward("room", bytes("m3"), RecordId{2, 24});
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.received.size() == 4; }));
+    EXPECT_EQ(p.receiver.received[3].second, "m3");
+    EXPECT_EQ(p.at_receiver().gaps, 0u);
+    EXPECT_TRUE(p.receiver.lost.empty());
+}
+
+TEST(MeshRestart, AWindowThatOutgrewItsSlotFallsBackToTheCheckMark) {
+    Pair p;
+    p.sender.keep_windows = true;
+    p.sender.options.peer_buffer = 1u << 20;
+    ASSERT_TRUE(p.sender.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    p.receiver.mesh.reset();
+    ASSERT_TRUE(testing::pump_until({&p.sender}, [&] { return !p.sender.up(2); }));
+    // Simulate a slot smaller than the window: mark it overflowed, as mirror_window() would.
+    WindowMirror slot = p.sender.mirrors()[0];
+    p.sender.mesh->forward("room", bytes("m0"), RecordId{1, 8});
+    WindowMark m = slot.mark();
+    m.overflowed = 1;
+    slot.commit(m);
+    p.sender.mesh.reset();
+    ASSERT_TRUE(p.sender.start());
+    EXPECT_EQ(p.at_sender().window.held(), 1u);  // only the check mark
+    ASSERT_TRUE(p.receiver.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.lost.size() == 1; }));
+    EXPECT_EQ(p.at_receiver().gap_closes, 1u);
+}
+
 }  // namespace
 }  // namespace herald::channel::hub
