@@ -87,6 +87,17 @@ SendDone Outbox::on_sent(ConnRef c, int res) noexcept {
     return SendDone::kPending;
 }
 
+void Outbox::release_memory() {
+    ops_.uring().wait_consumed();  // SQPOLL: the last pass's msghdrs are copied
+    arena_.release();
+    nodes_.trim();
+    if (dirty_.empty()) std::vector<Dirty>().swap(dirty_);
+}
+
+std::size_t Outbox::retained_bytes() const noexcept {
+    return arena_.bytes() + nodes_.bytes() + dirty_.capacity() * sizeof(Dirty);
+}
+
 std::size_t Outbox::describe(const Connection& c, iovec* iov, std::size_t max) noexcept {
     std::size_t total = 0;
     return c.out.gather(iov, max, total);
@@ -160,6 +171,12 @@ void SendArena::reset() noexcept {
         chunks_[i]->iov_used = 0;
         chunks_[i]->headers_used = 0;
     }
+    current_ = 0;
+}
+
+void SendArena::release() noexcept {
+    chunks_.clear();
+    chunks_.shrink_to_fit();
     current_ = 0;
 }
 

@@ -59,6 +59,11 @@ class SendArena {
     // Returns the last take()'s unused iovecs: it used only `used` of them.
     void shrink_last(msghdr* m, std::size_t used) noexcept;
     void reset() noexcept;
+    // Empties the arena and frees its chunks (~92 KiB each, 512 msghdrs): the busiest pass's
+    // memory is not kept for ever. Only where reset() may be called (the kernel has copied
+    // every msghdr taken).
+    void release() noexcept;
+    std::size_t bytes() const noexcept { return chunks_.size() * sizeof(Chunk); }
 
   private:
     struct Chunk {
@@ -139,6 +144,14 @@ class Outbox {
     // A send completion for c: res is the bytes written or -errno. Counts the operation out of
     // c.conn.ops; on kPending marks c for the next flush (unless it is aborting).
     SendDone on_sent(ConnRef c, int res) noexcept;
+
+    // Gives back what the busiest pass left behind: the send arena's chunks, the queue-node
+    // chunks no queued frame uses, the flush list's capacity. For a quiet tick (between passes:
+    // waits until the kernel has consumed the last pass's submissions under SQPOLL).
+    void release_memory();
+    // Bytes the arena, the node pool and the flush list hold (what release_memory() frees at
+    // most), for tests and figures.
+    std::size_t retained_bytes() const noexcept;
 
   private:
     void mark_dirty(ConnRef c);

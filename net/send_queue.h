@@ -36,6 +36,12 @@ class SendNodePool {
         free_ = n;
     }
 
+    // Frees every chunk none of whose nodes is in a queue (the quiet tick: a burst's nodes are
+    // not kept for ever); nodes in queues stay valid. O(free nodes x log chunks).
+    void trim();
+    // Bytes of node chunks held (kChunk nodes of 16 bytes each), for tests and figures.
+    std::size_t bytes() const noexcept { return chunks_.size() * kChunk * sizeof(SendNode); }
+
   private:
     void grow();
     static constexpr std::size_t kChunk = 4096;

@@ -265,6 +265,7 @@ void Server::on_timer() {
     if (!received_since_tick_ && !memory_released_ && !inbox_.has_held()) {
         if (!inbox_.poll_mode()) uring_.release_buffer_memory();
         pool_.trim();
+        outbox_.release_memory();
         malloc_trim(0);
         memory_released_ = true;
     }

@@ -201,5 +201,26 @@ TEST_F(OutboxTest, AnAbortingConnectionIsNotSentTo) {
     EXPECT_FALSE(conns[slot].send_busy);
 }
 
+// The busiest pass's arena and queue nodes are not kept: release_memory() gives them back
+// once the sends are done, and the next pass grows them again.
+TEST_F(OutboxTest, ReleaseMemoryGivesBackWhatABurstLeft) {
+    ASSERT_EQ(enqueue("A"), SendStatus::kQueued);
+    ASSERT_EQ(enqueue("BB"), SendStatus::kQueued);
+    outbox.flush();  // two frames: one sendmsg from the arena
+    EXPECT_GT(outbox.retained_bytes(), 0u);
+    EXPECT_EQ(complete_send(), 3);
+    EXPECT_EQ(outbox.on_sent(c(), 3), SendDone::kDrained);
+    outbox.release_memory();
+    EXPECT_EQ(outbox.retained_bytes(), 0u);
+    EXPECT_EQ(peer_read(3), "ABB");
+
+    ASSERT_EQ(enqueue("CC"), SendStatus::kQueued);
+    ASSERT_EQ(enqueue("D"), SendStatus::kQueued);
+    outbox.flush();
+    EXPECT_EQ(complete_send(), 3);
+    EXPECT_EQ(outbox.on_sent(c(), 3), SendDone::kDrained);
+    EXPECT_EQ(peer_read(3), "CCD");
+}
+
 }  // namespace
 }  // namespace herald::net
