@@ -268,10 +268,25 @@ void Server::on_timer() {
         outbox_.release_memory();
         malloc_trim(0);
         memory_released_ = true;
+    } else if (now_ - burst_released_at_ >= core::kSecond) {
+        release_burst_memory();
     }
     received_since_tick_ = false;
     timers_.expire(now_, [this](std::uint32_t slot) { on_deadline(conn(slot)); });
     arm_timer();
+}
+
+// Many idle connections answering heartbeats leave few ticks without input, so the quiet tick
+// may never come: once a second the send arena, the queue nodes no frame uses and the cached
+// blocks below the fixed-buffer size go back anyway (what a burst grew; a busy loop grows them
+// again at a malloc per chunk or block).
+void Server::release_burst_memory() {
+    burst_released_at_ = now_;
+    const std::size_t before = outbox_.retained_bytes() + pool_.stats().cached_bytes;
+    outbox_.release_memory();
+    pool_.trim_unhooked();
+    const std::size_t after = outbox_.retained_bytes() + pool_.stats().cached_bytes;
+    if (before - after >= kBurstTrimBytes) malloc_trim(0);
 }
 
 void Server::arm_signals() {
