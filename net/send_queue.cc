@@ -7,12 +7,16 @@ namespace herald::net {
 
 void SendNodePool::grow() {
     auto chunk = std::make_unique<SendNode[]>(kChunk);
-    for (std::size_t i = 0; i < kChunk; ++i) put(&chunk[i]);
+    for (std::size_t i = 0; i < kChunk; ++i) {
+        chunk[i].next = free_;
+        free_ = &chunk[i];
+    }
     chunks_.push_back(std::move(chunk));
 }
 
-void SendNodePool::trim() {
-    if (chunks_.empty()) return;
+void SendNodePool::trim(std::size_t keep_nodes) {
+    // Nothing to free (and nothing allocated) while the chunks are what keep_nodes needs.
+    if (chunks_.size() * kChunk < std::max(keep_nodes, out_) + kChunk) return;
     // Chunks by address, so a free node finds its chunk by binary search.
     std::vector<std::unique_ptr<SendNode[]>> sorted = std::move(chunks_);
     chunks_.clear();
@@ -28,6 +32,15 @@ void SendNodePool::trim() {
     };
     std::vector<std::uint32_t> free_in(sorted.size(), 0);
     for (const SendNode* n = free_; n != nullptr; n = n->next) ++free_in[chunk_of(n)];
+    // Chunks with a node in use stay; then whole free ones, until keep_nodes fit.
+    std::size_t capacity = 0;
+    for (const std::uint32_t f : free_in) capacity += f != kChunk ? kChunk : 0;
+    for (std::uint32_t& f : free_in) {
+        if (f == kChunk && capacity < keep_nodes) {
+            f = 0;  // kept (any value but kChunk)
+            capacity += kChunk;
+        }
+    }
     // Rebuild the free list from the chunks that stay (a node in use keeps its chunk).
     SendNode* kept = nullptr;
     for (SendNode* n = free_; n != nullptr;) {

@@ -268,7 +268,7 @@ void Server::on_timer() {
         outbox_.release_memory();
         malloc_trim(0);
         memory_released_ = true;
-    } else if (now_ - burst_released_at_ >= core::kSecond) {
+    } else if (now_ - burst_released_at_ >= kBurstPeriod) {
         release_burst_memory();
     }
     received_since_tick_ = false;
@@ -277,11 +277,12 @@ void Server::on_timer() {
 }
 
 // Many idle connections answering heartbeats leave few ticks without input, so the quiet tick
-// may never come: once a second the send arena, the queue nodes no frame uses and the cached
-// blocks below the fixed-buffer size go back anyway (what a burst grew; a busy loop grows them
-// again at a malloc per chunk or block).
+// may never come: every kBurstPeriod the send arena and the queue nodes beyond what the last two
+// periods needed, and the cached blocks below the fixed-buffer size, go back anyway (what a
+// burst grew; a loop under steady traffic keeps what it uses and allocates nothing).
 void Server::release_burst_memory() {
     burst_released_at_ = now_;
+    outbox_.end_period();
     const std::size_t before = outbox_.retained_bytes() + pool_.stats().cached_bytes;
     outbox_.release_memory();
     pool_.trim_unhooked();
