@@ -99,6 +99,9 @@ class BlockPool {
 
     // Frees every cached block (an idle process gives its memory back).
     void trim() noexcept;
+    // Frees the cached blocks no hooks watch (every cached block when none are set): the ones
+    // a burst of small frames left, without unregistering fixed buffers (net/fixed_buffers.h).
+    void trim_unhooked() noexcept;
 
     // Calls `hooks` (null: none) for every allocation and free of a block whose capacity is at
     // least `min_capacity` bytes from now on. `hooks` must outlive the pool or be unset first.

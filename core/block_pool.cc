@@ -50,6 +50,20 @@ void BlockPool::trim() noexcept {
     stats_.cached_bytes = 0;
 }
 
+void BlockPool::trim_unhooked() noexcept {
+    for (unsigned klass = 0; klass < kClasses; ++klass) {
+        if (hooks_ != nullptr && class_capacity(klass) >= hooks_min_) break;  // larger ones too
+        FreeList& list = free_[klass];
+        while (list.head != nullptr) {
+            Block* b = list.head;
+            list.head = b->next_free_;
+            release(b);
+        }
+        stats_.cached_bytes -= list.bytes;
+        list.bytes = 0;
+    }
+}
+
 Block* BlockPool::acquire(std::size_t min_capacity) {
     const unsigned klass = class_for(min_capacity);
     Block* b = nullptr;

@@ -1,5 +1,8 @@
 #include "net/outbox.h"
 
+#include <algorithm>
+#include <utility>
+
 namespace herald::net {
 
 SendStatus Outbox::enqueue(ConnRef c, core::Block* frame) {
@@ -33,6 +36,7 @@ void Outbox::mark_dirty(ConnRef c) {
 void Outbox::flush() {
     ops_.uring().wait_consumed();  // SQPOLL: the kernel thread has copied the last pass's
     arena_.reset();                // msghdrs (without it, io_uring_submit already did)
+    dirty_peak_ = std::max(dirty_peak_, dirty_.size());
     for (const Dirty& d : dirty_) {
         Connection* c = conns_.find(d.slot, d.generation);
         if (c == nullptr) continue;
@@ -87,6 +91,28 @@ SendDone Outbox::on_sent(ConnRef c, int res) noexcept {
     return SendDone::kPending;
 }
 
+void Outbox::release_memory() {
+    ops_.uring().wait_consumed();  // SQPOLL: the last pass's msghdrs are copied
+    arena_.release(std::max(arena_peak_prev_, arena_.peak()));
+    nodes_.trim(std::max(nodes_peak_prev_, nodes_.peak()));
+    const std::size_t keep_dirty = std::max(dirty_peak_prev_, dirty_peak_);
+    if (dirty_.empty() && dirty_.capacity() > 2 * keep_dirty) {
+        std::vector<Dirty> smaller;
+        smaller.reserve(keep_dirty);
+        dirty_.swap(smaller);
+    }
+}
+
+void Outbox::end_period() noexcept {
+    arena_peak_prev_ = arena_.take_peak();
+    nodes_peak_prev_ = nodes_.take_peak();
+    dirty_peak_prev_ = std::exchange(dirty_peak_, 0);
+}
+
+std::size_t Outbox::retained_bytes() const noexcept {
+    return arena_.bytes() + nodes_.bytes() + dirty_.capacity() * sizeof(Dirty);
+}
+
 std::size_t Outbox::describe(const Connection& c, iovec* iov, std::size_t max) noexcept {
     std::size_t total = 0;
     return c.out.gather(iov, max, total);
@@ -139,6 +165,7 @@ msghdr* SendArena::take(std::size_t frames) {
     while (true) {
         if (current_ == chunks_.size()) chunks_.push_back(std::make_unique<Chunk>());
         Chunk& c = *chunks_[current_];
+        peak_ = std::max(peak_, current_ + 1);
         if (c.iov_used + frames <= Chunk::kIovecs && c.headers_used < Chunk::kHeaders) {
             msghdr* m = &c.headers[c.headers_used++];
             *m = {};
@@ -161,6 +188,13 @@ void SendArena::reset() noexcept {
         chunks_[i]->headers_used = 0;
     }
     current_ = 0;
+}
+
+void SendArena::release(std::size_t keep) noexcept {
+    reset();
+    if (chunks_.size() <= keep) return;
+    chunks_.resize(keep);
+    chunks_.shrink_to_fit();
 }
 
 }  // namespace herald::net

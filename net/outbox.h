@@ -19,6 +19,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "core/block.h"
@@ -59,6 +60,14 @@ class SendArena {
     // Returns the last take()'s unused iovecs: it used only `used` of them.
     void shrink_last(msghdr* m, std::size_t used) noexcept;
     void reset() noexcept;
+    // Empties the arena and frees its chunks (~92 KiB each, 512 msghdrs) beyond the first
+    // `keep`: the busiest pass's memory is not kept for ever. Only where reset() may be called
+    // (the kernel has copied every msghdr taken).
+    void release(std::size_t keep) noexcept;
+    // The most chunks one pass used since the last take_peak().
+    std::size_t take_peak() noexcept { return std::exchange(peak_, 0); }
+    std::size_t peak() const noexcept { return peak_; }
+    std::size_t bytes() const noexcept { return chunks_.size() * sizeof(Chunk); }
 
   private:
     struct Chunk {
@@ -71,6 +80,7 @@ class SendArena {
     };
     std::vector<std::unique_ptr<Chunk>> chunks_;
     std::size_t current_ = 0;
+    std::size_t peak_ = 0;  // most chunks one pass used since take_peak()
 };
 
 class Outbox {
@@ -140,6 +150,18 @@ class Outbox {
     // c.conn.ops; on kPending marks c for the next flush (unless it is aborting).
     SendDone on_sent(ConnRef c, int res) noexcept;
 
+    // Gives back what a burst left behind: the send arena's chunks, the queue-node chunks no
+    // queued frame uses and the flush list's capacity, beyond what the current and the previous
+    // period (end_period()) needed at their busiest, so a loop under steady traffic allocates
+    // nothing again. Between passes (waits until the kernel has consumed the last pass's
+    // submissions under SQPOLL); allocates nothing when there is nothing to free.
+    void release_memory();
+    // Closes a period of the peaks release_memory() keeps (the server's: 5 s).
+    void end_period() noexcept;
+    // Bytes the arena, the node pool and the flush list hold (what release_memory() frees at
+    // most), for tests and figures.
+    std::size_t retained_bytes() const noexcept;
+
   private:
     void mark_dirty(ConnRef c);
     void start_send(ConnRef c);
@@ -194,6 +216,11 @@ class Outbox {
     SendNodePool nodes_;
     SendArena arena_;
     std::vector<Dirty> dirty_;  // connections with frames to send this pass
+    // The most each needed at once in the current period (dirty_) and the previous one.
+    std::size_t dirty_peak_ = 0;
+    std::size_t dirty_peak_prev_ = 0;
+    std::size_t arena_peak_prev_ = 0;
+    std::size_t nodes_peak_prev_ = 0;
 };
 
 }  // namespace herald::net

@@ -29,18 +29,36 @@ class SendNodePool {
         if (free_ == nullptr) grow();
         SendNode* n = free_;
         free_ = n->next;
+        if (++out_ > peak_) peak_ = out_;
         return n;
     }
     void put(SendNode* n) noexcept {
         n->next = free_;
         free_ = n;
+        --out_;
     }
+
+    // Frees chunks none of whose nodes is in a queue, keeping enough chunks for `keep_nodes`
+    // nodes (what recent traffic needed); nodes in queues stay valid. O(free nodes x log chunks).
+    void trim(std::size_t keep_nodes);
+    // The most nodes out at once since the last take_peak() (which starts the count again from
+    // the nodes out now).
+    std::size_t take_peak() noexcept {
+        const std::size_t peak = peak_;
+        peak_ = out_;
+        return peak;
+    }
+    std::size_t peak() const noexcept { return peak_; }
+    // Bytes of node chunks held (kChunk nodes of 16 bytes each), for tests and figures.
+    std::size_t bytes() const noexcept { return chunks_.size() * kChunk * sizeof(SendNode); }
 
   private:
     void grow();
     static constexpr std::size_t kChunk = 4096;
     std::vector<std::unique_ptr<SendNode[]>> chunks_;
     SendNode* free_ = nullptr;
+    std::size_t out_ = 0;   // nodes in queues
+    std::size_t peak_ = 0;  // most nodes out at once since take_peak()
 };
 
 // FIFO of frames for one connection. bytes() counts everything not yet acknowledged by a send

@@ -265,12 +265,29 @@ void Server::on_timer() {
     if (!received_since_tick_ && !memory_released_ && !inbox_.has_held()) {
         if (!inbox_.poll_mode()) uring_.release_buffer_memory();
         pool_.trim();
+        outbox_.release_memory();
         malloc_trim(0);
         memory_released_ = true;
+    } else if (now_ - burst_released_at_ >= kBurstPeriod) {
+        release_burst_memory();
     }
     received_since_tick_ = false;
     timers_.expire(now_, [this](std::uint32_t slot) { on_deadline(conn(slot)); });
     arm_timer();
+}
+
+// Many idle connections answering heartbeats leave few ticks without input, so the quiet tick
+// may never come: every kBurstPeriod the send arena and the queue nodes beyond what the last two
+// periods needed, and the cached blocks below the fixed-buffer size, go back anyway (what a
+// burst grew; a loop under steady traffic keeps what it uses and allocates nothing).
+void Server::release_burst_memory() {
+    burst_released_at_ = now_;
+    outbox_.end_period();
+    const std::size_t before = outbox_.retained_bytes() + pool_.stats().cached_bytes;
+    outbox_.release_memory();
+    pool_.trim_unhooked();
+    const std::size_t after = outbox_.retained_bytes() + pool_.stats().cached_bytes;
+    if (before - after >= kBurstTrimBytes) malloc_trim(0);
 }
 
 void Server::arm_signals() {

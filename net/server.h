@@ -139,6 +139,12 @@ class Server final : public RecordSink {
     // SIGINT/SIGTERM stop the loop; SIGHUP reloads the TLS context and runs the reload hook.
     void on_signal();
     void on_timer();
+    // Every kBurstPeriod, whatever the input: gives back the send arena and queue nodes no
+    // recent pass needed (Outbox::release_memory) and the cached blocks no fixed buffer uses;
+    // trims the heap (malloc_trim) when that freed at least kBurstTrimBytes.
+    void release_burst_memory();
+    static constexpr core::Nanos kBurstPeriod = 5 * core::kSecond;
+    static constexpr std::size_t kBurstTrimBytes = 128 * 1024;
     void begin_shutdown();
     // Deadlines (core/timer_list.h): one list per timeout, so each stays sorted.
     // kPingTimer and kIdleTimer hold open connections (heartbeats, server_liveness.cc).
@@ -236,8 +242,9 @@ class Server final : public RecordSink {
     int signal_fd_ = -1;
     std::atomic<bool> stop_requested_{false};
     bool stopping_ = false;
-    bool received_since_tick_ = false;  // any input since the last tick
-    bool memory_released_ = false;      // idle memory already given back
+    bool received_since_tick_ = false;   // any input since the last tick
+    bool memory_released_ = false;       // idle memory already given back
+    core::Nanos burst_released_at_ = 0;  // the last release_burst_memory()
     core::Nanos stop_deadline_ = 0;
     core::Nanos now_ = 0;  // refreshed once per loop pass
 

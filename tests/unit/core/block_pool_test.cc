@@ -54,6 +54,35 @@ TEST(BlockPool, GrowKeepsTheBytes) {
     EXPECT_EQ(pool.stats().live_blocks, 0u);
 }
 
+// Hooks stand for registered fixed buffers: trim_unhooked() leaves their cached blocks alone.
+TEST(BlockPool, TrimUnhookedKeepsTheBlocksHooksWatch) {
+    struct Counting final : BlockHooks {
+        void allocated(Block*, std::size_t) noexcept override { ++live; }
+        void freeing(Block*) noexcept override { --live; }
+        int live = 0;
+    } hooks;
+    BlockPool pool;
+    pool.set_hooks(&hooks, 16384);
+    Block* small = pool.acquire(100);
+    Block* large = pool.acquire(20000);
+    small->unref();
+    large->unref();
+    EXPECT_EQ(hooks.live, 1);
+    const auto large_bytes = pool.stats().cached_bytes;
+    pool.trim_unhooked();
+    EXPECT_EQ(hooks.live, 1);  // the large block is still cached (and registered)
+    EXPECT_LT(pool.stats().cached_bytes, large_bytes);
+    EXPECT_GE(pool.stats().cached_bytes, 20000u);
+    pool.trim();
+    EXPECT_EQ(hooks.live, 0);
+    EXPECT_EQ(pool.stats().cached_bytes, 0u);
+
+    pool.set_hooks(nullptr, 0);  // no hooks: everything cached goes
+    pool.acquire(20000)->unref();
+    pool.trim_unhooked();
+    EXPECT_EQ(pool.stats().cached_bytes, 0u);
+}
+
 TEST(BlockPool, CacheIsBoundedPerClass) {
     BlockPool pool(4096);
     std::vector<Block*> blocks;

@@ -201,5 +201,33 @@ TEST_F(OutboxTest, AnAbortingConnectionIsNotSentTo) {
     EXPECT_FALSE(conns[slot].send_busy);
 }
 
+// What a pass needed is kept while the current or the previous period needed it (no allocation
+// under steady traffic); release_memory() gives it back once two periods went by without.
+TEST_F(OutboxTest, ReleaseMemoryGivesBackWhatNoRecentPeriodNeeded) {
+    ASSERT_EQ(enqueue("A"), SendStatus::kQueued);
+    ASSERT_EQ(enqueue("BB"), SendStatus::kQueued);
+    outbox.flush();  // two frames: one sendmsg from the arena
+    const std::size_t used = outbox.retained_bytes();
+    EXPECT_GT(used, 0u);
+    EXPECT_EQ(complete_send(), 3);
+    EXPECT_EQ(outbox.on_sent(c(), 3), SendDone::kDrained);
+    EXPECT_EQ(peer_read(3), "ABB");
+    outbox.release_memory();  // this period needed it
+    EXPECT_EQ(outbox.retained_bytes(), used);
+    outbox.end_period();
+    outbox.release_memory();  // the previous period needed it
+    EXPECT_EQ(outbox.retained_bytes(), used);
+    outbox.end_period();
+    outbox.release_memory();
+    EXPECT_EQ(outbox.retained_bytes(), 0u);
+
+    ASSERT_EQ(enqueue("CC"), SendStatus::kQueued);
+    ASSERT_EQ(enqueue("D"), SendStatus::kQueued);
+    outbox.flush();
+    EXPECT_EQ(complete_send(), 3);
+    EXPECT_EQ(outbox.on_sent(c(), 3), SendDone::kDrained);
+    EXPECT_EQ(peer_read(3), "CCD");
+}
+
 }  // namespace
 }  // namespace herald::net

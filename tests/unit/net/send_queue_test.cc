@@ -111,5 +111,40 @@ TEST_F(SendQueueTest, ClearReleasesEveryReference) {
     shared->unref();
 }
 
+// A burst's nodes are given back once no queue holds them, down to what the caller keeps for
+// recent traffic; a chunk with a node still queued stays, and its nodes stay valid.
+TEST_F(SendQueueTest, TrimFreesTheChunksNoQueueUses) {
+    constexpr std::size_t kChunk = 4096;
+    core::Block* b = block("x");
+    for (std::size_t i = 0; i < 3 * kChunk; ++i) {  // three chunks' worth
+        b->ref();
+        queue.push(b, nodes);
+    }
+    EXPECT_EQ(nodes.bytes(), 3 * kChunk * sizeof(SendNode));
+    EXPECT_EQ(nodes.peak(), 3 * kChunk);
+    nodes.trim(0);  // every node is queued: nothing to free
+    EXPECT_EQ(nodes.bytes(), 3 * kChunk * sizeof(SendNode));
+
+    queue.consume(3 * kChunk - 1, nodes);  // one frame stays queued
+    nodes.trim(2 * kChunk);                // recent traffic needed two chunks
+    EXPECT_EQ(nodes.bytes(), 2 * kChunk * sizeof(SendNode));
+    nodes.trim(0);
+    EXPECT_EQ(nodes.bytes(), kChunk * sizeof(SendNode));
+    iovec iov[2];
+    std::size_t total = 0;
+    ASSERT_EQ(queue.gather(iov, 2, total), 1u);
+    EXPECT_EQ(bytes_of(iov[0]), "x");
+    queue.push(block("y"), nodes);  // the kept chunk's free nodes are usable
+    EXPECT_EQ(nodes.bytes(), kChunk * sizeof(SendNode));
+    EXPECT_EQ(nodes.take_peak(), 3 * kChunk);
+    EXPECT_EQ(nodes.peak(), 2u);  // a new period starts from the nodes out now
+    queue.clear(nodes);
+    nodes.trim(0);
+    EXPECT_EQ(nodes.bytes(), 0u);
+    queue.push(block("z"), nodes);  // and the pool grows again after a full trim
+    EXPECT_EQ(nodes.bytes(), kChunk * sizeof(SendNode));
+    b->unref();
+}
+
 }  // namespace
 }  // namespace herald::net
