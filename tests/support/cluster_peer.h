@@ -57,10 +57,21 @@ struct MeshNode {
         options.cluster_secret = std::move(secret);
         (void)poller.open();  // a failure shows in the first pump
     }
-    // Fixes the port now (so peers can list it before start()).
+    // Fixes the port now (so peers can list it before start()): a free one below the kernel's
+    // ephemeral range (32768 and up), so that no socket of a test running beside this one (a
+    // connect, a bind to port 0) takes it between here and start(); where this process starts
+    // its search depends on its pid, so that two such tests seldom probe the same ports.
     void pick_port() {
-        auto fd = net::listen_on(options.cluster_listen, {});
-        if (fd) close(*fd);
+        static std::uint32_t next = static_cast<std::uint32_t>(getpid()) * 97u;
+        for (int tries = 0; tries < 4000; ++tries) {
+            const auto port = static_cast<std::uint16_t>(20000 + next++ % 12000);
+            net::Endpoint at = net::parse_endpoint("127.0.0.1:" + std::to_string(port)).value();
+            auto fd = net::listen_on(at, {});
+            if (!fd) continue;
+            close(*fd);
+            options.cluster_listen = at;
+            return;
+        }
     }
     // Listens (fills in the port), then makes the mesh over it.
     bool start() {
