@@ -359,6 +359,7 @@ void Mesh::enqueue_publish(Peer& peer, std::string_view group,
     if (!peer.window.push_publish(options_.node_id, group, message,
                                   link != nullptr ? &link->out : nullptr)) {
         ++peer.drops;
+        persist_send(peer);  // its copy says groups were lost (a successor reports them)
         return;
     }
     persist_send(peer, &from);  // before the frame can reach the socket (a flush comes later)

@@ -289,5 +289,28 @@ TEST(MeshRestart, AWindowThatOutgrewItsSlotFallsBackToTheCheckMark) {
     EXPECT_EQ(p.at_receiver().gap_closes, 1u);
 }
 
+TEST(MeshRestart, GroupsLostJustBeforeAKillAreReportedByTheNextProcess) {
+    Pair p;
+    p.sender.keep_windows = true;
+    p.sender.options.peer_buffer = 2 * publish_frame_size(4, 2);
+    ASSERT_TRUE(p.sender.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.up(); }));
+    p.subscribe("room");
+    p.receiver.mesh.reset();
+    ASSERT_TRUE(testing::pump_until({&p.sender}, [&] { return !p.sender.up(2); }));
+    for (std::uint64_t i = 0; i < 3; ++i) {  // the third does not fit: dropped, group remembered
+        p.sender.mesh->forward("room", bytes("m" + std::to_string(i)), RecordId{1, 8 * i});
+    }
+    EXPECT_EQ(p.at_sender().drops, 1u);
+    p.sender.mesh.reset();  // killed before any LOST could be sent
+    ASSERT_TRUE(p.sender.start());
+    EXPECT_EQ(p.at_sender().window.held(), 2u);
+    EXPECT_TRUE(p.at_sender().window.lost_all());  // which group is not kept: every group
+    ASSERT_TRUE(p.receiver.start());
+    ASSERT_TRUE(p.pump_until([&] { return p.receiver.lost.size() == 1; }));
+    EXPECT_EQ(p.receiver.lost[0], "");
+    EXPECT_EQ(p.receiver.received.size(), 2u);
+}
+
 }  // namespace
 }  // namespace herald::channel::hub
