@@ -17,6 +17,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/free_port.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/ws_client.h"
 
@@ -24,19 +25,6 @@ namespace herald::test {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-// A free TCP port on 127.0.0.1 (bound, read, released).
-std::uint16_t free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 // A TCP connection from `source` (a loopback address) to 127.0.0.1:port; -1 on failure.
 int connect_from(const char* source, std::uint16_t port) {

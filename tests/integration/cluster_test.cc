@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "channel/cluster_frame.h"
+#include "tests/support/free_port.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/ws_client.h"
 
@@ -31,23 +32,6 @@ namespace herald::test {
 namespace {
 
 using namespace std::chrono_literals;
-
-// A free TCP port on `host` (bound, read, released: the kernel does not hand it out again
-// at once).
-std::uint16_t free_port(const char* host) {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    inet_pton(AF_INET, host, &a.sin_addr);
-    if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
-        close(fd);
-        return 0;
-    }
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
 
 bool eventually(const std::function<bool()>& ok, std::chrono::milliseconds limit = 10s) {
     const auto deadline = std::chrono::steady_clock::now() + limit;

@@ -138,7 +138,7 @@ TEST(NatsCluster, ReadyzFailsWhileNatsIsDownAndPassesOnceItIsUp) {
     NatsCluster nats(1);
     ASSERT_TRUE(nats.ok());
     nats.kill_server(nats.servers[0], SIGKILL);
-    const std::uint16_t api = nats_free_port();
+    const std::uint16_t api = free_port();
     HeraldProcess herald({"--workers", "2", "--engine", "nats", "--nats-url", nats.urls(0),
                           "--api-listen", "127.0.0.1:" + std::to_string(api)});
     ASSERT_TRUE(herald.ok());
@@ -187,7 +187,7 @@ TEST(NatsCluster, UserPasswordInTheUrlAuthenticatesAndIsNotShown) {
     NatsCluster nats(1, {"--user", "hub", "--pass", "s3cret"});
     ASSERT_TRUE(nats.ok());
     const std::string port = std::to_string(nats.servers[0].client);
-    const std::uint16_t good_api = nats_free_port(), bad_api = nats_free_port();
+    const std::uint16_t good_api = free_port(), bad_api = free_port();
     auto good = nats_herald("nats://hub:s3cret@127.0.0.1:" + port, good_api);
     auto bad = nats_herald("nats://hub:wrong@127.0.0.1:" + port, bad_api);
     ASSERT_TRUE(good->ok() && bad->ok());
@@ -206,7 +206,7 @@ TEST(NatsCluster, TlsUrlVerifiesTheServerAgainstNatsCa) {
         1, {"--tls", "--tlscert", pki.path("server.pem"), "--tlskey", pki.path("server.key")});
     ASSERT_TRUE(nats.ok());
     const std::string url = "tls://127.0.0.1:" + std::to_string(nats.servers[0].client);
-    const std::uint16_t trusted_api = nats_free_port(), untrusted_api = nats_free_port();
+    const std::uint16_t trusted_api = free_port(), untrusted_api = free_port();
     auto trusted = nats_herald(url, trusted_api, {"--nats-ca", pki.path("ca.pem")});
     auto untrusted = nats_herald(url, untrusted_api);  // the system's CAs do not know it
     ASSERT_TRUE(trusted->ok() && untrusted->ok());

@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/free_port.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/ws_client.h"
 
@@ -305,19 +306,6 @@ TEST(Operations, ConnectionsOverMaxConnsGet503WithRetryAfter) {
         if (rejected < 3) std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     EXPECT_GE(rejected, 3u);  // a /stats query itself may have been refused first
-}
-
-// A port nothing listens on now (bound, read, closed).
-std::uint16_t free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    return ntohs(addr.sin_port);
 }
 
 std::string publish_with(std::uint16_t port, const std::string& token) {

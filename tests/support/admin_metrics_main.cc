@@ -12,24 +12,9 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/free_port.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/ws_client.h"
-
-namespace {
-
-std::uint16_t free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    socklen_t len = sizeof a;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    close(fd);
-    return ntohs(a.sin_port);
-}
-
-}  // namespace
 
 int main() {
     using namespace herald::test;

@@ -21,6 +21,7 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/free_port.h"
 #include "tests/support/herald_process.h"
 #include "tests/support/ws_client.h"
 
@@ -29,19 +30,6 @@ namespace herald::test {
 using namespace std::chrono_literals;
 
 constexpr const char* kNatsServer = "/usr/sbin/nats-server";
-
-// A free TCP port on 127.0.0.1 (bound, read, released).
-inline std::uint16_t nats_free_port() {
-    const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t len = sizeof a;
-    const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0 &&
-                    getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) == 0;
-    close(fd);
-    return ok ? ntohs(a.sin_port) : 0;
-}
 
 // The body of GET `path` on 127.0.0.1:port ("" when it did not answer).
 inline std::string http_get_body(std::uint16_t port, const std::string& path) {
@@ -63,8 +51,7 @@ class NatsCluster {
     // `extra` goes to every server's command line (--user, --tls ...).
     explicit NatsCluster(int n = 3, std::vector<std::string> extra = {})
         : extra_(std::move(extra)) {
-        for (int i = 0; i < n; ++i)
-            servers.push_back({nats_free_port(), nats_free_port(), nats_free_port(), -1});
+        for (int i = 0; i < n; ++i) servers.push_back({free_port(), free_port(), free_port(), -1});
         for (int i = 0; i < n; ++i) start(static_cast<std::size_t>(i));
         const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
         while (!routed(n - 1) && std::chrono::steady_clock::now() < deadline)
@@ -198,7 +185,7 @@ class NatsHosts {
     explicit NatsHosts(const NatsCluster& nats, int n = 3) {
         for (int i = 0; i < n; ++i) {
             NatsHost h;
-            h.api_port = nats_free_port();
+            h.api_port = free_port();
             h.herald = std::make_unique<HeraldProcess>(std::vector<std::string>{
                 "--workers", "2", "--node-id", std::to_string(i + 1), "--engine", "nats",
                 "--nats-url", nats.urls(static_cast<std::size_t>(i)), "--api-listen",
