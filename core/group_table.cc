@@ -8,40 +8,40 @@ namespace herald::core {
 
 GroupTable::JoinResult GroupTable::join(MemberId member, std::string_view name,
                                         std::size_t max_groups) {
-    if (member >= by_member_.size()) by_member_.resize(member + std::size_t{1});
-    MembershipList& list = by_member_[member];
+    while (member >= member_capacity()) {
+        lists_.push_back(std::make_unique<MembershipList[]>(kListsPerChunk));
+    }
+    MembershipList& list = list_of(member);
 
-    auto it = groups_.find(name);
-    if (it != groups_.end()) {
+    auto it = index_.find(name);
+    if (it != index_.end()) {
         for (std::uint32_t i = 0; i < list.size(); ++i) {
-            if (list[i].group == &it->second) return JoinResult::kAlreadyMember;
+            if (list[i].group == it->second) return JoinResult::kAlreadyMember;
         }
     }
     if (list.size() >= max_groups) return JoinResult::kTooManyGroups;
 
-    const bool created = it == groups_.end();
-    if (created) {
-        it = groups_.try_emplace(std::string(name)).first;
-        it->second.name = &it->first;
-    }
-    Group& group = it->second;
-    list.push_back({&group, static_cast<std::uint32_t>(group.members.size())});
+    const bool created = it == index_.end();
+    const GroupIndex g = created ? add_group(name) : it->second;
+    Group& group = groups_[g];
+    list.push_back({g, static_cast<std::uint32_t>(group.members.size())});
     group.members.push_back(member);
-    group.index_in_list.push_back(static_cast<std::uint32_t>(list.size() - 1));
+    group.index_in_list.push_back(list.size() - 1);
     ++memberships_;
     return created ? JoinResult::kJoinedNewGroup : JoinResult::kJoined;
 }
 
 GroupTable::LeaveResult GroupTable::leave(MemberId member, std::string_view name) {
-    if (member >= by_member_.size()) return LeaveResult::kNotMember;
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return LeaveResult::kNotMember;
-    const MembershipList& list = by_member_[member];
+    if (member >= member_capacity()) return LeaveResult::kNotMember;
+    auto it = index_.find(name);
+    if (it == index_.end()) return LeaveResult::kNotMember;
+    const GroupIndex g = it->second;
+    const MembershipList& list = list_of(member);
     for (std::uint32_t i = 0; i < list.size(); ++i) {
-        if (list[i].group != &it->second) continue;
+        if (list[i].group != g) continue;
         remove_at(member, i);
-        if (!it->second.members.empty()) return LeaveResult::kLeft;
-        groups_.erase(it);
+        if (!groups_[g].members.empty()) return LeaveResult::kLeft;
+        remove_group(g);
         return LeaveResult::kLeftGroupRemoved;
     }
     return LeaveResult::kNotMember;
@@ -49,31 +49,54 @@ GroupTable::LeaveResult GroupTable::leave(MemberId member, std::string_view name
 
 void GroupTable::leave_all(MemberId member,
                            const std::function<void(std::string_view)>& on_removed) {
-    if (member >= by_member_.size()) return;
-    MembershipList& list = by_member_[member];
+    if (member >= member_capacity()) return;
+    MembershipList& list = list_of(member);
     while (!list.empty()) {
-        Group* group = list.back().group;
-        remove_at(member, static_cast<std::uint32_t>(list.size() - 1));
-        if (!group->members.empty()) continue;
-        const std::string name = *group->name;  // copy: erase destroys the key
-        if (on_removed) on_removed(name);
-        groups_.erase(name);
+        const GroupIndex g = list.back().group;
+        remove_at(member, list.size() - 1);
+        if (!groups_[g].members.empty()) continue;
+        if (on_removed) on_removed(*groups_[g].name);
+        remove_group(g);
     }
     list.release();  // an idle member holds no heap memory
 }
 
 std::span<const GroupTable::MemberId> GroupTable::members(std::string_view name) const {
-    auto it = groups_.find(name);
-    if (it == groups_.end()) return {};
-    return it->second.members;
+    auto it = index_.find(name);
+    if (it == index_.end()) return {};
+    return groups_[it->second].members;
+}
+
+GroupTable::GroupIndex GroupTable::add_group(std::string_view name) {
+    GroupIndex g;
+    if (!free_groups_.empty()) {
+        g = free_groups_.back();
+        free_groups_.pop_back();
+    } else {
+        g = static_cast<GroupIndex>(groups_.size());
+        groups_.emplace_back();
+    }
+    auto [it, inserted] = index_.try_emplace(std::string(name), g);
+    HERALD_DCHECK(inserted);
+    groups_[g].name = &it->first;
+    return g;
+}
+
+// Forgets the empty group `g` and frees its arrays (a group that was large keeps nothing).
+void GroupTable::remove_group(GroupIndex g) {
+    Group& group = groups_[g];
+    HERALD_DCHECK(group.members.empty());
+    index_.erase(*group.name);  // destroys the key group.name points at
+    group = Group{};
+    free_groups_.push_back(g);
 }
 
 // Removes membership list_index of `member` from both sides by swapping the last element of
 // each array into the hole and fixing the moved element's back-pointer.
 void GroupTable::remove_at(MemberId member, std::uint32_t list_index) {
-    MembershipList& list = by_member_[member];
+    MembershipList& list = list_of(member);
     const Membership gone = list[list_index];
-    Group& group = *gone.group;
+    Group& group = groups_[gone.group];
 
     // Group side.
     const std::uint32_t last_in_group = static_cast<std::uint32_t>(group.members.size() - 1);
@@ -82,23 +105,22 @@ void GroupTable::remove_at(MemberId member, std::uint32_t list_index) {
         const std::uint32_t moved_list_index = group.index_in_list[last_in_group];
         group.members[gone.index_in_group] = moved;
         group.index_in_list[gone.index_in_group] = moved_list_index;
-        by_member_[moved][moved_list_index].index_in_group = gone.index_in_group;
+        list_of(moved)[moved_list_index].index_in_group = gone.index_in_group;
     }
     group.members.pop_back();
     group.index_in_list.pop_back();
 
     // Member side.
-    const std::uint32_t last_in_list = static_cast<std::uint32_t>(list.size() - 1);
+    const std::uint32_t last_in_list = list.size() - 1;
     if (list_index != last_in_list) {
         const Membership moved = list[last_in_list];
         list[list_index] = moved;
-        moved.group->index_in_list[moved.index_in_group] = list_index;
+        groups_[moved.group].index_in_list[moved.index_in_group] = list_index;
     }
     list.pop_back();
     --memberships_;
     HERALD_DCHECK(group.members.size() == group.index_in_list.size());
 }
-
 void GroupTable::MembershipList::push_back(const Membership& m) {
     if (size_ == capacity_) {
         const std::uint32_t grown = capacity_ * 2;

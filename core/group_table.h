@@ -4,6 +4,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,9 @@ namespace herald::core {
 // membership is stored twice (in the group's array and the member's list), each side holding
 // its index in the other, so leaving swaps the last element into the hole on both sides: joins
 // and leaves are O(1) (plus the hash lookup), whatever the group sizes.
+//
+// Memory per member that joined one group: 16 bytes for its list (grown 256 members at a time,
+// never doubled) and 8 in the group's arrays (4 + 4, doubled as the group grows).
 //
 // Member arrays must not be changed while a caller iterates members(): defer leaves until the
 // iteration is over.
@@ -52,28 +56,30 @@ class GroupTable {
     // The members of `group` (empty when it has none). Valid until the next join/leave.
     std::span<const MemberId> members(std::string_view group) const;
 
-    std::size_t group_count() const noexcept { return groups_.size(); }
+    std::size_t group_count() const noexcept { return index_.size(); }
     std::size_t membership_count() const noexcept { return memberships_; }
     std::size_t groups_of(MemberId member) const noexcept {
-        return member < by_member_.size() ? by_member_[member].size() : 0;
+        return member < member_capacity() ? list_of(member).size() : 0;
     }
 
     // Calls fn(group id, member count) for every group.
     template <class Fn>
     void for_each_group(Fn&& fn) const {
-        for (const auto& [name, group] : groups_) fn(std::string_view(name), group.members.size());
+        for (const auto& [name, index] : index_) {
+            fn(std::string_view(name), groups_[index].members.size());
+        }
     }
 
   private:
-    struct Group;
+    using GroupIndex = std::uint32_t;  // a group's place in groups_
     struct Membership {
-        Group* group;
-        std::uint32_t index_in_group;  // where this member sits in group->members
+        GroupIndex group;
+        std::uint32_t index_in_group;  // where this member sits in the group's members
     };
     struct Group {
         std::vector<MemberId> members;             // contiguous: what a fan-out reads
-        std::vector<std::uint32_t> index_in_list;  // parallel: position in by_member_[m]
-        const std::string* name = nullptr;         // the map key that owns this group
+        std::vector<std::uint32_t> index_in_list;  // parallel: position in list_of(m)
+        const std::string* name = nullptr;         // the map key; null: the index is free
     };
     struct Hash {
         using is_transparent = void;
@@ -122,10 +128,24 @@ class GroupTable {
         };
     };
 
+    static constexpr std::uint32_t kListsPerChunk = 256;  // member lists grow by this many
+    using ListChunk = std::unique_ptr<MembershipList[]>;
+
+    std::size_t member_capacity() const noexcept { return lists_.size() * kListsPerChunk; }
+    MembershipList& list_of(MemberId m) noexcept {
+        return lists_[m / kListsPerChunk][m % kListsPerChunk];
+    }
+    const MembershipList& list_of(MemberId m) const noexcept {
+        return lists_[m / kListsPerChunk][m % kListsPerChunk];
+    }
+    GroupIndex add_group(std::string_view name);
+    void remove_group(GroupIndex g);
     void remove_at(MemberId member, std::uint32_t list_index);
 
-    std::unordered_map<std::string, Group, Hash, std::equal_to<>> groups_;
-    std::vector<MembershipList> by_member_;  // indexed by MemberId
+    std::unordered_map<std::string, GroupIndex, Hash, std::equal_to<>> index_;
+    std::vector<Group> groups_;            // by GroupIndex; freed ones are reused
+    std::vector<GroupIndex> free_groups_;  // indexes in groups_ no group uses
+    std::vector<ListChunk> lists_;         // member m's list: lists_[m / 256][m % 256]
     std::size_t memberships_ = 0;
 };
 

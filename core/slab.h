@@ -27,7 +27,7 @@ class Slab {
     explicit Slab(std::uint32_t max_slots) : max_slots_(max_slots) {}
     ~Slab() {
         for (std::uint32_t i = 0; i < next_unused_; ++i) {
-            if (slot(i).live) slot(i).object()->~T();
+            if (meta(i) & kLive) object(i)->~T();
         }
     }
     Slab(const Slab&) = delete;
@@ -48,38 +48,37 @@ class Slab {
         } else {
             return kFull;
         }
-        Slot& s = slot(index);
-        new (s.storage) T(std::forward<Args>(args)...);
-        s.live = true;
+        new (storage(index)) T(std::forward<Args>(args)...);
+        meta(index) |= kLive;
         ++live_;
         return index;
     }
 
     // Destroys the object in `index` and makes every handle to it stale.
     void erase(std::uint32_t index) {
-        Slot& s = slot(index);
-        HERALD_ASSERT(s.live);
-        s.object()->~T();
-        s.live = false;
-        s.generation = (s.generation + 1) & kGenerationMask;
+        std::uint32_t& m = meta(index);
+        HERALD_ASSERT(m & kLive);
+        object(index)->~T();
+        m = (m + 1) & kGenerationMask;  // not live, the next generation
         free_.push_back(index);
         --live_;
     }
 
     T& operator[](std::uint32_t index) noexcept {
-        HERALD_DCHECK(index < next_unused_ && slot(index).live);
-        return *slot(index).object();
+        HERALD_DCHECK(index < next_unused_ && (meta(index) & kLive));
+        return *object(index);
     }
-    std::uint32_t generation(std::uint32_t index) const noexcept { return slot(index).generation; }
+    std::uint32_t generation(std::uint32_t index) const noexcept {
+        return meta(index) & kGenerationMask;
+    }
 
     // The object for (index, generation), or nullptr when that lifetime has ended.
     T* find(std::uint32_t index, std::uint32_t generation) noexcept {
         if (index >= next_unused_) return nullptr;
-        Slot& s = slot(index);
-        return s.live && s.generation == generation ? s.object() : nullptr;
+        return meta(index) == (kLive | generation) ? object(index) : nullptr;
     }
     bool live(std::uint32_t index) const noexcept {
-        return index < next_unused_ && slot(index).live;
+        return index < next_unused_ && (meta(index) & kLive);
     }
 
     std::uint32_t size() const noexcept { return live_; }
@@ -88,21 +87,24 @@ class Slab {
     std::uint32_t high_water() const noexcept { return next_unused_; }
 
   private:
-    struct Slot {
-        alignas(T) unsigned char storage[sizeof(T)];
-        std::uint32_t generation = 0;
-        bool live = false;
-        T* object() noexcept { return std::launder(reinterpret_cast<T*>(storage)); }
-    };
+    static constexpr std::uint32_t kLive = 1u << 31;  // in meta: the slot holds an object
+
+    // Objects and their metadata in separate arrays, so a slot costs sizeof(T) + 4 bytes
+    // (a struct of both would pad each slot to T's alignment).
     struct Chunk {
-        Slot slots[kChunkSlots];
+        alignas(T) unsigned char storage[kChunkSlots][sizeof(T)];
+        std::uint32_t meta[kChunkSlots] = {};  // generation (low 24 bits) | kLive
     };
 
-    Slot& slot(std::uint32_t i) noexcept {
-        return chunks_[i / kChunkSlots]->slots[i % kChunkSlots];
+    unsigned char* storage(std::uint32_t i) noexcept {
+        return chunks_[i / kChunkSlots]->storage[i % kChunkSlots];
     }
-    const Slot& slot(std::uint32_t i) const noexcept {
-        return chunks_[i / kChunkSlots]->slots[i % kChunkSlots];
+    T* object(std::uint32_t i) noexcept { return std::launder(reinterpret_cast<T*>(storage(i))); }
+    std::uint32_t& meta(std::uint32_t i) noexcept {
+        return chunks_[i / kChunkSlots]->meta[i % kChunkSlots];
+    }
+    std::uint32_t meta(std::uint32_t i) const noexcept {
+        return chunks_[i / kChunkSlots]->meta[i % kChunkSlots];
     }
 
     std::vector<std::unique_ptr<Chunk>> chunks_;

@@ -9,12 +9,14 @@
 
 namespace herald::core {
 
-// A slot's place in a TimerLists; it lives inside the slot's object (intrusive).
+// A slot's place in a TimerLists; it lives inside the slot's object (intrusive). 16 bytes: which
+// list holds the slot is not stored, a list's head or tail is found among the lists' ends.
 struct TimerLink {
-    std::uint32_t prev = 0;  // neighbours in its list (slots)
-    std::uint32_t next = 0;
-    std::uint8_t list = 0;  // which list holds it (0: none)
-    Nanos deadline = 0;     // when it expires (if list != 0)
+    static constexpr std::uint32_t kUnlinked = UINT32_MAX - 1;  // prev and next when in no list
+    std::uint32_t prev = kUnlinked;  // neighbours in its list (slots; kNoSlot at an end)
+    std::uint32_t next = kUnlinked;
+    Nanos deadline = 0;  // when it expires (while in a list)
+    bool linked() const noexcept { return prev != kUnlinked; }
 };
 
 // kLists - 1 doubly-linked lists of slots, numbered 1..kLists-1 (0 means "in no list"). Each list
@@ -38,7 +40,6 @@ class TimerLists {
         Ends& ends = lists_[list];
         HERALD_DCHECK(ends.tail == kNoSlot || links_(ends.tail).deadline <= deadline);
         link.deadline = deadline;
-        link.list = list;
         link.prev = ends.tail;
         link.next = kNoSlot;
         if (ends.tail != kNoSlot) {
@@ -52,19 +53,31 @@ class TimerLists {
     // Takes `slot` out of its list; nothing when it is in none.
     void clear(std::uint32_t slot) noexcept {
         TimerLink& link = links_(slot);
-        if (link.list == 0) return;
-        Ends& ends = lists_[link.list];
+        if (!link.linked()) return;
         if (link.prev != kNoSlot) {
             links_(link.prev).next = link.next;
         } else {
-            ends.head = link.next;
+            end_holding(slot, &Ends::head).head = link.next;
         }
         if (link.next != kNoSlot) {
             links_(link.next).prev = link.prev;
         } else {
-            ends.tail = link.prev;
+            end_holding(slot, &Ends::tail).tail = link.prev;
         }
-        link.list = 0;
+        link.prev = TimerLink::kUnlinked;
+        link.next = TimerLink::kUnlinked;
+    }
+
+    // The list (1..kLists-1) that holds `slot`, or 0 when it is in none. O(length of its list):
+    // for tests and checks, not for the loop.
+    std::uint8_t list_of(std::uint32_t slot) const noexcept {
+        if (!links_(slot).linked()) return 0;
+        std::uint32_t s = slot;
+        while (links_(s).prev != kNoSlot) s = links_(s).prev;
+        for (std::uint8_t l = 1; l < kLists; ++l) {
+            if (lists_[l].head == s) return l;
+        }
+        return 0;
     }
 
     // Calls on_expired(slot) for every slot whose deadline is <= now, list by list in deadline
@@ -90,6 +103,16 @@ class TimerLists {
         std::uint32_t head = kNoSlot;
         std::uint32_t tail = kNoSlot;
     };
+
+    // The list whose head (or tail, per `end`) is `slot`: the one a linked slot without a
+    // neighbour on that side sits at an end of.
+    Ends& end_holding(std::uint32_t slot, std::uint32_t Ends::*end) noexcept {
+        for (std::uint8_t l = 1; l < kLists; ++l) {
+            if (lists_[l].*end == slot) return lists_[l];
+        }
+        HERALD_ASSERT(false && "a linked slot is at no list's end");
+        return lists_[0];
+    }
     Links links_;
     std::array<Ends, kLists> lists_{};
 };

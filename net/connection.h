@@ -38,28 +38,32 @@ struct TlsLink {
 struct Connection {
     int fd = -1;
     ConnState state = ConnState::kHandshake;
-    std::uint8_t ops = 0;               // io_uring operations in flight that name this slot
-    bool recv_armed = false;            // a multishot recv (or poll) is active
-    bool send_busy = false;             // a send is in flight
-    bool dirty = false;                 // on the loop's flush list
-    bool peer_closed = false;           // the peer's close frame arrived
-    bool fail_fast = false;             // protocol failure: do not wait for the peer's close
-    bool refused = false;               // over --max-conns: its head gets 503, then it closes
-    bool heard = false;                 // input arrived since the last heartbeat check
-    bool pinged = false;                // a heartbeat ping is out, the idle deadline runs
-    std::uint8_t zc_pending = 0;        // zero-copy sends whose notification has not come
-    std::uint8_t zc_copied = 0;         // notifications in a row saying the kernel copied
-    bool read_held = false;             // poll mode: a "readable" mark waits in the Inbox
-    std::uint16_t errors = 0;           // failed commands in the current error window
-    std::uint16_t inflight_frames = 0;  // frames the send in flight covers
-    std::uint32_t head_scan = 0;        // find_head_end's resume point (handshake)
-    core::TimerLink timer;              // its place in the loop's deadline lists
-    core::Nanos error_window_start = 0;
-    core::Block* head = nullptr;   // the request head so far (handshake only)
-    SendQueue out;                 // frames not yet acknowledged by a send completion
-    WsReader reader;               // frame parsing state
-    std::unique_ptr<TlsLink> tls;  // wss:// only: null on a ws:// listener
+    std::uint8_t ops = 0;  // io_uring operations in flight that name this slot
+    // One bit each (one store to the loop's thread alone; nothing takes their address).
+    bool recv_armed : 1 = false;              // a multishot recv (or poll) is active
+    bool send_busy : 1 = false;               // a send is in flight
+    bool dirty : 1 = false;                   // on the loop's flush list
+    bool peer_closed : 1 = false;             // the peer's close frame arrived
+    bool fail_fast : 1 = false;               // protocol failure: do not wait for the peer's close
+    bool refused : 1 = false;                 // over --max-conns: its head gets 503, then it closes
+    bool heard : 1 = false;                   // input arrived since the last heartbeat check
+    bool pinged : 1 = false;                  // a heartbeat ping is out, the idle deadline runs
+    bool read_held : 1 = false;               // poll mode: a "readable" mark waits in the Inbox
+    std::uint8_t zc_pending = 0;              // zero-copy sends whose notification has not come
+    std::uint8_t zc_copied = 0;               // notifications in a row saying the kernel copied
+    std::uint16_t errors = 0;                 // failed commands in the current error window
+    std::uint16_t inflight_frames = 0;        // frames the send in flight covers
+    std::uint32_t head_scan = 0;              // find_head_end's resume point (handshake)
+    std::uint32_t error_window_start_ms = 0;  // when the error window began (ms, modulo 2^32)
+    core::TimerLink timer;                    // its place in the loop's deadline lists
+    core::Block* head = nullptr;              // the request head so far (handshake only)
+    SendQueue out;                            // frames not yet acknowledged by a send completion
+    WsReader reader;                          // frame parsing state
+    std::unique_ptr<TlsLink> tls;             // wss:// only: null on a ws:// listener
 };
+
+// What each connection costs in its slab slot (plus 4 bytes of slab metadata); keep it so.
+static_assert(sizeof(Connection) <= 104, "a Connection grew: idle memory per connection");
 
 // A connection as the loop's functions take it: the object and its slab slot (which names it in
 // user_data and in the registered-file table). Cheap to copy; valid while the slot is live.

@@ -74,7 +74,7 @@ std::size_t SendQueue::gather(iovec* iov, std::size_t max, std::size_t& total) c
 
 void SendQueue::consume(std::size_t n, SendNodePool& pool) noexcept {
     HERALD_DCHECK(n <= bytes_);
-    bytes_ -= n;
+    bytes_ -= static_cast<std::uint32_t>(n);
     while (n > 0) {
         SendNode* h = head_;
         const std::size_t left = h->block->size - head_offset_;

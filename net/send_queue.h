@@ -86,6 +86,7 @@ class SendQueue {
             tail_->next = n;
         }
         tail_ = n;
+        HERALD_DCHECK(bytes_ + std::uint64_t{block->size} <= UINT32_MAX);
         bytes_ += block->size;
     }
 
@@ -104,7 +105,9 @@ class SendQueue {
   private:
     SendNode* head_ = nullptr;
     SendNode* tail_ = nullptr;
-    std::uint64_t bytes_ = 0;
+    // Bounded by --max-backpressure (at most 1 GiB) plus one frame and a close frame (each at
+    // most --max-message, 1 GiB): 32 bits keep the queue, and the Connection, 8 bytes smaller.
+    std::uint32_t bytes_ = 0;
     std::uint32_t head_offset_ = 0;  // bytes of the head frame already written
 };
 

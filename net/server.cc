@@ -118,6 +118,7 @@ core::Status Server::run() {
             apply_backpressure();
         }
         if (groups_.resyncing()) groups_.resync_step(kResyncRecordsPerPass);
+        if (buffers_release_due_) release_receive_buffers();
         outbox_.flush();
         if (relay_ != nullptr) relay_->flush();
         if (!inbox_.poll_mode()) uring_.publish_buffers();
@@ -263,7 +264,7 @@ void Server::on_timer() {
     // A tick without any input: give the memory that traffic used back to the system, so an
     // idle worker's footprint is its connections, not its busiest moment.
     if (!received_since_tick_ && !memory_released_ && !inbox_.has_held()) {
-        if (!inbox_.poll_mode()) uring_.release_buffer_memory();
+        buffers_release_due_ = !inbox_.poll_mode();
         pool_.trim();
         outbox_.release_memory();
         malloc_trim(0);
@@ -278,16 +279,35 @@ void Server::on_timer() {
 
 // Many idle connections answering heartbeats leave few ticks without input, so the quiet tick
 // may never come: every kBurstPeriod the send arena and the queue nodes beyond what the last two
-// periods needed, and the cached blocks below the fixed-buffer size, go back anyway (what a
-// burst grew; a loop under steady traffic keeps what it uses and allocates nothing).
+// periods needed, the cached blocks below the fixed-buffer size and the receive buffers' pages
+// go back anyway (what a burst grew; a loop under steady traffic keeps what it uses and
+// allocates nothing; the receive buffers' pages it touches again cost a page fault each, 256
+// per worker per period).
 void Server::release_burst_memory() {
     burst_released_at_ = now_;
+    buffers_release_due_ = !inbox_.poll_mode();
     outbox_.end_period();
     const std::size_t before = outbox_.retained_bytes() + pool_.stats().cached_bytes;
     outbox_.release_memory();
     pool_.trim_unhooked();
     const std::size_t after = outbox_.retained_bytes() + pool_.stats().cached_bytes;
     if (before - after >= kBurstTrimBytes) malloc_trim(0);
+}
+
+// Gives the receive buffers' pages back (MADV_DONTNEED: the next write into one faults in a
+// zeroed page). Only when no buffer holds bytes not yet handled: none held by the Inbox (input
+// paused by backpressure) and no completion waiting, in the ring or in the kernel's overflow
+// list, that may name a buffer the kernel filled. The kernel fills buffers only inside
+// io_uring_enter (DEFER_TASKRUN) or on a system call's way out (COOP_TASKRUN), and none runs
+// between the checks and the madvise; under SQPOLL the kernel thread may fill one at any
+// moment, so release_buffer_memory() keeps them.
+void Server::release_receive_buffers() noexcept {
+    io_uring* ring = uring_.ring();
+    if (inbox_.has_held() || io_uring_cq_ready(ring) != 0 || io_uring_cq_has_overflow(ring)) {
+        return;  // try again after the next batch
+    }
+    uring_.release_buffer_memory();
+    buffers_release_due_ = false;
 }
 
 void Server::arm_signals() {

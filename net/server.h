@@ -141,8 +141,10 @@ class Server final : public RecordSink {
     void on_timer();
     // Every kBurstPeriod, whatever the input: gives back the send arena and queue nodes no
     // recent pass needed (Outbox::release_memory) and the cached blocks no fixed buffer uses;
-    // trims the heap (malloc_trim) when that freed at least kBurstTrimBytes.
+    // trims the heap (malloc_trim) when that freed at least kBurstTrimBytes; and has the
+    // receive buffers' pages given back at the top of the next pass.
     void release_burst_memory();
+    void release_receive_buffers() noexcept;
     static constexpr core::Nanos kBurstPeriod = 5 * core::kSecond;
     static constexpr std::size_t kBurstTrimBytes = 128 * 1024;
     void begin_shutdown();
@@ -245,6 +247,7 @@ class Server final : public RecordSink {
     bool received_since_tick_ = false;   // any input since the last tick
     bool memory_released_ = false;       // idle memory already given back
     core::Nanos burst_released_at_ = 0;  // the last release_burst_memory()
+    bool buffers_release_due_ = false;   // release_receive_buffers() at the top of the next pass
     core::Nanos stop_deadline_ = 0;
     core::Nanos now_ = 0;  // refreshed once per loop pass
 

@@ -159,8 +159,10 @@ bool Server::on_command(ConnRef c, std::span<const std::uint8_t> text) {
 bool Server::send_error(ConnRef c, ErrorCode code) {
     stats_->commands_failed.add();
     Connection& conn = c.conn;
-    if (now_ - conn.error_window_start >= options_.error_window) {
-        conn.error_window_start = now_;
+    // Milliseconds modulo 2^32: the unsigned difference is right across a wrap (49 days).
+    const auto now_ms = static_cast<std::uint32_t>(now_ / core::kMillisecond);
+    if (now_ms - conn.error_window_start_ms >= options_.error_window / core::kMillisecond) {
+        conn.error_window_start_ms = now_ms;
         conn.errors = 0;
     }
     if (++conn.errors > options_.max_errors) {

@@ -36,8 +36,8 @@ TEST_F(TimerListsTest, ExpiresOnlyWhatIsDueInDeadlineOrder) {
     lists.set(1, kShort, 20);
     lists.set(5, kShort, 30);
     EXPECT_EQ(expire(20), (std::vector<std::uint32_t>{3, 1}));
-    EXPECT_EQ(items[3].timer.list, 0);
-    EXPECT_EQ(items[5].timer.list, kShort);
+    EXPECT_EQ(lists.list_of(3), 0);
+    EXPECT_EQ(lists.list_of(5), kShort);
     EXPECT_EQ(expire(29), std::vector<std::uint32_t>{});
     EXPECT_EQ(expire(30), std::vector<std::uint32_t>{5});
     EXPECT_EQ(lists.head(kShort), (TimerLists<ItemLinks, kLists>::kNoSlot));
@@ -78,7 +78,7 @@ TEST_F(TimerListsTest, AnExpiredSlotMayBeSetAgainFromTheCallback) {
         lists.set(slot, kShort, 20);
     });
     EXPECT_EQ(fired, std::vector<std::uint32_t>{4});
-    EXPECT_EQ(items[4].timer.list, kShort);
+    EXPECT_EQ(lists.list_of(4), kShort);
     EXPECT_EQ(items[4].timer.deadline, 20);
     EXPECT_EQ(expire(20), std::vector<std::uint32_t>{4});
 }
