@@ -86,6 +86,40 @@ double server_rss(const std::vector<pid_t>& roots) {
     return bytes;
 }
 
+// Proportional memory of the server processes (bytes) from /proc/PID/smaps_rollup: each shared
+// page divided among the processes that map it (Pss), and the anonymous part of that (Pss_Anon:
+// heap and anonymous mappings, not the shared-memory region or code). -1 for a figure some
+// process does not show: no permission to read it, a kernel without smaps_rollup (< 4.14) or
+// without Pss_Anon (< 5.x). A process that exited in between counts nothing, as in server_rss.
+struct Proportional {
+    double pss = -1;
+    double anon = -1;
+};
+Proportional server_pss(const std::vector<pid_t>& roots) {
+    Proportional sum{0, 0};
+    for (pid_t pid : with_descendants(roots)) {
+        const std::string dir = "/proc/" + std::to_string(pid);
+        std::FILE* f = std::fopen((dir + "/smaps_rollup").c_str(), "re");
+        if (f == nullptr) {
+            if (access(dir.c_str(), F_OK) != 0) continue;  // gone
+            return {};
+        }
+        char line[256];
+        double pss = -1;
+        double anon = -1;
+        while (std::fgets(line, sizeof line, f) != nullptr) {
+            double kb = 0;
+            if (std::sscanf(line, "Pss: %lf kB", &kb) == 1) pss = kb * 1024;
+            if (std::sscanf(line, "Pss_Anon: %lf kB", &kb) == 1) anon = kb * 1024;
+        }
+        std::fclose(f);
+        if (pss < 0) continue;  // no memory to show (a zombie): nothing, as VmRSS
+        sum.pss += pss;
+        sum.anon = anon < 0 || sum.anon < 0 ? -1 : sum.anon + anon;
+    }
+    return sum;
+}
+
 void raise_open_file_limit() {
     rlimit rl{};
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -121,6 +155,7 @@ class Coordinator {
     core::Nanos last_progress_ = 0;
     std::uint64_t last_sent_ = 0;
     std::uint64_t last_delivered_ = 0;
+    double confirm_s_ = 0;  // how long the confirm phase took
 };
 bool Coordinator::child_died() {
     for (pid_t& pid : children_) {
@@ -182,12 +217,13 @@ void Coordinator::sleep_until(core::Nanos at, const char* what) {
     }
 }
 
-// The load processes' shared memory: their counters, the phase, the publishers' tallies.
+// The load processes' shared memory: their counters, the phase, the publishers' tallies, the
+// groups' unconfirmed members.
 bool Coordinator::map_shared() {
-    const std::size_t bytes = SharedView::bytes(o_.procs, std::max(1u, o_.publishers));
+    const std::size_t bytes = SharedView::bytes(o_.procs, std::max(1u, o_.publishers), o_.groups);
     void* mem = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     if (mem == MAP_FAILED) return false;
-    shared_ = SharedView::create(mem, o_.procs, std::max(1u, o_.publishers));
+    shared_ = SharedView::create(mem, o_.procs, std::max(1u, o_.publishers), o_.groups);
     return true;
 }
 
@@ -232,7 +268,11 @@ int Coordinator::connect_and_confirm() {
         return 2;
     }
     set_phase(kConfirm);
-    if (wait_all(kConfirmed, core::now_ns() + o_.confirm_timeout, "confirm")) return 0;
+    const core::Nanos confirm_start = core::now_ns();
+    if (wait_all(kConfirmed, confirm_start + o_.confirm_timeout, "confirm")) {
+        confirm_s_ = static_cast<double>(core::now_ns() - confirm_start) / 1e9;
+        return 0;
+    }
     set_phase(kReport);
     wait_all(kReported, core::now_ns() + 5 * core::kSecond, "report");
     std::uint64_t unconfirmed = 0;
@@ -262,7 +302,12 @@ bool Coordinator::measure(Results& r) {
     sleep_until(end, "run");
     if (!o_.server_pids.empty()) r.server_cpu_s = server_cpu(o_.server_pids) - cpu0;
     // Idle: the memory of the server holding every connection after the quiet --duration.
-    if (o_.scenario == Scenario::kIdle) r.server_rss_after = server_rss(o_.server_pids);
+    if (o_.scenario == Scenario::kIdle) {
+        r.server_rss_after = server_rss(o_.server_pids);
+        const Proportional after = server_pss(o_.server_pids);
+        r.server_pss_after = after.pss;
+        r.server_anon_after = after.anon;
+    }
     return wait_all(kSent, end + 10 * core::kSecond, "run");
 }
 
@@ -278,6 +323,7 @@ void Coordinator::drain_and_report() {
 // Sums what every load process reported, and the publishers' expected and unique deliveries.
 void Coordinator::collect(Results& r) const {
     r.seconds = static_cast<double>(o_.duration) / 1e9;
+    r.confirm_s = confirm_s_;
     for (std::uint32_t i = 0; i < o_.procs; ++i) {
         const ProcessSlot& s = shared_.slots[i];
         r.latency.merge(s.latency);
@@ -292,6 +338,7 @@ void Coordinator::collect(Results& r) const {
         r.closed_conns += s.closed_conns;
         r.unconfirmed += s.unconfirmed;
         r.cycles += s.cycles;
+        r.probes_sent += s.probes_sent;
         const double cpu = static_cast<double>(s.cpu_ns) / 1e9;
         r.load_cpu_s += cpu;
         r.load_busy_max = std::max(r.load_busy_max, cpu / r.seconds);
@@ -332,7 +379,12 @@ int Coordinator::run() {
     }
     Results r;
     r.procs = o_.procs;
-    if (!o_.server_pids.empty()) r.server_rss_before = server_rss(o_.server_pids);
+    if (!o_.server_pids.empty()) {
+        r.server_rss_before = server_rss(o_.server_pids);
+        const Proportional before = server_pss(o_.server_pids);
+        r.server_pss_before = before.pss;
+        r.server_anon_before = before.anon;
+    }
     fork_loaders();
     if (const int code = connect_and_confirm(); code != 0) return code;
     if (!measure(r)) {

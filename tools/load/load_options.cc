@@ -29,7 +29,9 @@ constexpr const char* kSummary =
     "Connection i joins group i mod --groups; publisher p (connection p) sends to its group.\n"
     "Each message carries publisher id, sequence number and intended send time; receivers\n"
     "check loss, duplicates and per-publisher order. Membership is confirmed by probe round\n"
-    "trips before measuring (never by sleeping).\n\n"
+    "trips before measuring (never by sleeping): group g's leader (connection g) probes it\n"
+    "group while a member, in any load process, has had no probe yet, with one probe out at\n"
+    "a time (the next when it came back, or after 500 ms) and at most one per 20 ms.\n\n"
     "Scenarios (--scenario):\n"
     "  latency     open loop: --rate messages/s in total, spread over the publishers; latency\n"
     "              is measured from each message's intended send time, so a late sender or a\n"
@@ -38,10 +40,15 @@ constexpr const char* kSummary =
     "              deliveries/s\n"
     "  idle        hold --conns connections in their groups for --duration and report the\n"
     "              server's resident memory per connection: (RSS at the end - RSS before\n"
-    "              connecting) / connections; needs --server-pid and a freshly started server\n"
+    "              connecting) / connections; needs --server-pid and a freshly started server.\n"
+    "              Also the same from PSS (Pss: of /proc/PID/smaps_rollup, each shared page\n"
+    "              divided among the processes mapping it) and from its anonymous part\n"
+    "              (Pss_Anon: heap and anonymous mappings); -1 in JSON when unreadable\n"
     "  churn       connect, join, publish, receive, close: --rate cycles per second\n\n"
     "Output: a progress line per second on stderr; a table on stdout; --json, --histogram\n"
-    "(CSV percentile spectrum), --plot (PNG via gnuplot). Exit status: 0 ok, 1 loss,\n"
+    "(CSV percentile spectrum), --plot (PNG via gnuplot). JSON fields include\n"
+    "server_bytes_per_conn (RSS), server_pss_bytes_per_conn, server_anon_bytes_per_conn,\n"
+    "probes_sent and confirm_s (the confirm phase). Exit status: 0 ok, 1 loss,\n"
     "duplicates, reordering or errors seen, 2 bad usage, 3 membership never confirmed.";
 
 // ws://HOST:PORT/PATH or wss://HOST:PORT/PATH into its parts.
@@ -197,7 +204,7 @@ void add_process_and_output_flags(tools::Flags& flags, LoadOptions& o) {
     flags.section("Server figures");
     flags.add("server-pid", "PID",
               "the server's process (repeatable; its children are counted\n"
-              "too): CPU time and resident memory",
+              "too): CPU time, resident (RSS) and proportional (PSS) memory",
               pid_flag(o.server_pids));
     flags.section("Output");
     flags.add("json", "FILE", "write the results as JSON", text_flag(o.json_file));

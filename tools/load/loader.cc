@@ -26,7 +26,6 @@ namespace {
 constexpr std::size_t kReadBuffer = 256 * 1024;
 constexpr std::uint32_t kMaxConnecting = 256;     // connects in flight at once
 constexpr std::uint32_t kMaxChurnInFlight = 512;  // churn cycles in flight at once
-constexpr core::Nanos kProbeEvery = 20 * core::kMillisecond;
 constexpr core::Nanos kQuietForDrain = 300 * core::kMillisecond;
 
 core::Nanos cpu_now() {
@@ -115,6 +114,7 @@ void Loader::start_connect(Conn& c) {
     c.fd = fd;
     c.state = ConnState::kConnecting;
     ++connecting_;
+    count_member(c);
     epoll_event ev{};
     ev.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP;
     ev.data.ptr = &c;
@@ -279,13 +279,7 @@ void Loader::on_text(Conn& c, std::string_view text) {
         ++error_frames_;
         return;
     }
-    if (text.starts_with("p:")) {  // a membership probe
-        if (!c.confirmed) {
-            c.confirmed = true;
-            ++confirmed_;
-        }
-        return;
-    }
+    if (text.starts_with("p:")) return on_probe(c, text);  // a membership probe
     if (text.starts_with("c:")) {  // churn: our own message came back; the cycle is done
         if (!c.churn) return;
         if (c.started >= measure_start_ && c.started < measure_end_) {
@@ -390,6 +384,7 @@ void Loader::publish(Conn& c, core::Nanos intended, core::Nanos now) {
 
 void Loader::kill(Conn& c, bool by_server) {
     if (c.state == ConnState::kDead) return;
+    settle(c);  // a member that died unconfirmed is waited for no more
     if (c.state == ConnState::kOpen) {
         --open_;
         if (by_server && phase_ >= kRun && !c.churn) ++closed_;
@@ -405,16 +400,6 @@ void Loader::kill(Conn& c, bool by_server) {
     }
     c.in.clear();
     c.out.clear();
-}
-
-void Loader::tick_confirm(core::Nanos now) {
-    if (now - last_probe_ < kProbeEvery) return;
-    last_probe_ = now;
-    for (Conn* leader : leaders_) {
-        if (leader->state == ConnState::kOpen) {
-            send_command(*leader, group_name(leader->group), "p:" + std::to_string(leader->group));
-        }
-    }
 }
 
 void Loader::tick_run(core::Nanos now) {
@@ -489,6 +474,7 @@ void Loader::write_report() {
     slot_.failed_conns = failed_;
     slot_.closed_conns = closed_;
     slot_.cycles = cycles_;
+    slot_.probes_sent = probes_sent_;
     std::uint64_t unconfirmed = 0;
     for (const auto& c : conns_) {
         if (c->state == ConnState::kOpen && !c->confirmed) ++unconfirmed;
@@ -546,7 +532,7 @@ void Loader::tick(core::Nanos now) {
             break;
         case kConfirm:
             tick_confirm(now);
-            if (confirmed_ >= open_) set_status(kConfirmed);
+            if (pending_ == 0) set_status(kConfirmed);
             break;
         case kRun:
             if (cpu_at_start_ < 0 && now >= measure_start_) cpu_at_start_ = cpu_now();

@@ -43,6 +43,7 @@ class Loader {
         std::uint32_t group = 0;
         ConnState state = ConnState::kIdle;
         bool confirmed = false;
+        bool pending = false;  // counted in the group's shared unconfirmed count (count_member)
         bool churn = false;
         std::uint8_t mask[4] = {0, 0, 0, 0};
         std::string in;                 // handshake bytes, or an incomplete frame
@@ -54,6 +55,10 @@ class Loader {
         core::Nanos next_send = 0;
         std::uint32_t in_flight = 0;
         core::Nanos started = 0;  // churn: when the cycle began
+        // Group leader in the confirm phase: its last probe, and whether that is still out.
+        std::uint32_t probe_seq = 0;
+        bool probe_out = false;
+        core::Nanos probe_at = 0;
     };
 
     void start_connect(Conn& c);
@@ -72,6 +77,13 @@ class Loader {
     void flush_out(Conn& c);
     void kill(Conn& c, bool by_server);
 
+    // The confirm phase (loader_confirm.cc). count_member: c starts connecting, so it is a
+    // member to confirm (counted in its group's shared count and in pending_). settle: c got a
+    // probe or died, so it is no longer waited for (idempotent). on_probe: a "p:" text reached c.
+    // tick_confirm: the leaders' probes that are due.
+    void count_member(Conn& c);
+    void settle(Conn& c);
+    void on_probe(Conn& c, std::string_view text);
     void tick_confirm(core::Nanos now);
     void tick_run(core::Nanos now);
     void tick_churn(core::Nanos now);
@@ -103,12 +115,12 @@ class Loader {
     std::uint32_t connecting_ = 0;
     std::uint32_t open_ = 0;
     std::uint32_t confirmed_ = 0;
+    std::uint32_t pending_ = 0;  // members of this slice counted and not settled yet
     std::uint32_t phase_ = kConnect;
     std::uint32_t status_ = kStarting;  // what this process last told the coordinator
     core::Nanos t0_ = 0;
     core::Nanos measure_start_ = 0;
     core::Nanos measure_end_ = 0;
-    core::Nanos last_probe_ = 0;
     core::Nanos last_delivery_ = 0;
     core::Nanos received_at_ = 0;  // when the data being handled was read
     core::Nanos drain_until_ = 0;
@@ -129,6 +141,7 @@ class Loader {
     std::uint64_t closed_ = 0;
     std::uint64_t cycles_ = 0;
     std::uint64_t sent_ = 0;
+    std::uint64_t probes_sent_ = 0;
     std::uint64_t delivered_ = 0;
 };
 

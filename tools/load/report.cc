@@ -77,6 +77,8 @@ void add_cost_rows(Table& t, const Results& r) {
                        std::to_string(r.failed_conns) + " failed connects, " +
                        std::to_string(r.closed_conns) + " closed by server, " +
                        std::to_string(r.unconfirmed) + " unconfirmed members");
+    line("membership confirm",
+         std::to_string(r.probes_sent) + " probes in " + fixed(r.confirm_s, 2) + " s");
     if (r.server_cpu_s >= 0) {
         line("server CPU",
              fixed(r.server_cpu_s, 3) + " s" +
@@ -87,6 +89,14 @@ void add_cost_rows(Table& t, const Results& r) {
     if (r.bytes_per_conn() >= 0) {
         line("server memory", fixed(r.server_rss_after / 1048576.0, 1) + " MiB RSS, " +
                                   fixed(r.bytes_per_conn(), 0) + " B per connection");
+        line("server memory (PSS)",
+             r.pss_bytes_per_conn() < 0
+                 ? std::string("unknown (cannot read /proc/PID/smaps_rollup)")
+                 : fixed(r.server_pss_after / 1048576.0, 1) + " MiB, " +
+                       fixed(r.pss_bytes_per_conn(), 0) + " B per connection, " +
+                       (r.anon_bytes_per_conn() < 0 ? std::string("?")
+                                                    : fixed(r.anon_bytes_per_conn(), 0)) +
+                       " B of it anonymous");
     }
     line("load tool", fixed(r.load_cpu_s, 2) + " s CPU in " + std::to_string(r.procs) +
                           " process(es), busiest " + fixed(100 * r.load_busy_max, 0) + "%");
@@ -148,6 +158,12 @@ std::string format_json(const LoadOptions& o, const Results& r) {
     num("server_us_per_delivery", r.server_us_per_delivery());
     num("server_rss_bytes", r.server_rss_after);
     num("server_bytes_per_conn", r.bytes_per_conn());
+    num("server_pss_bytes", r.server_pss_after);
+    num("server_pss_bytes_per_conn", r.pss_bytes_per_conn());
+    num("server_anon_bytes", r.server_anon_after);
+    num("server_anon_bytes_per_conn", r.anon_bytes_per_conn());
+    num("probes_sent", static_cast<double>(r.probes_sent));
+    num("confirm_s", r.confirm_s);
     num("load_cpu_s", r.load_cpu_s);
     num("load_busy_max", r.load_busy_max);
     num("late_p99_us", static_cast<double>(r.lateness.percentile(99)) / 1e3);

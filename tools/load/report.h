@@ -28,9 +28,18 @@ struct Results {
     std::uint64_t closed_conns = 0;
     std::uint64_t unconfirmed = 0;
     std::uint64_t cycles = 0;
+    std::uint64_t probes_sent = 0;  // confirm phase: probes of every leader
+    double confirm_s = 0;           // how long the confirm phase took
     double server_cpu_s = -1;       // -1: no --server-pid
     double server_rss_before = -1;  // bytes
     double server_rss_after = -1;
+    // From /proc/PID/smaps_rollup (bytes), shared pages divided among the processes mapping
+    // them: Pss and its anonymous part Pss_Anon; -1 when unknown (no --server-pid, not idle,
+    // unreadable).
+    double server_pss_before = -1;
+    double server_pss_after = -1;
+    double server_anon_before = -1;
+    double server_anon_after = -1;
     double load_cpu_s = 0;
     double load_busy_max = 0;  // the busiest load process: CPU / wall in the window
     std::uint32_t procs = 0;
@@ -47,6 +56,18 @@ struct Results {
         return server_rss_after < 0 || conns_open == 0
                    ? -1
                    : (server_rss_after - server_rss_before) / static_cast<double>(conns_open);
+    }
+    double pss_bytes_per_conn() const {
+        return growth_per_conn(server_pss_before, server_pss_after);
+    }
+    double anon_bytes_per_conn() const {
+        return growth_per_conn(server_anon_before, server_anon_after);
+    }
+    // (after - before) / connections open, or -1 when either sample is unknown.
+    double growth_per_conn(double before, double after) const {
+        return before < 0 || after < 0 || conns_open == 0
+                   ? -1
+                   : (after - before) / static_cast<double>(conns_open);
     }
     bool saturated() const { return load_busy_max > 0.9; }
 };

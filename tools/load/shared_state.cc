@@ -4,7 +4,8 @@
 
 namespace herald::load {
 
-SharedView SharedView::create(void* memory, std::uint32_t procs, std::uint32_t publishers) {
+SharedView SharedView::create(void* memory, std::uint32_t procs, std::uint32_t publishers,
+                              std::uint32_t groups) {
     auto* base = static_cast<std::uint8_t*>(memory);
     SharedView v;
     v.header = new (base) SharedHeader();
@@ -18,6 +19,9 @@ SharedView SharedView::create(void* memory, std::uint32_t procs, std::uint32_t p
     v.publisher_sent = counters;
     v.publisher_unique = counters + publishers;
     v.publisher_receivers = counters + 2 * publishers;
+    auto* unconfirmed = reinterpret_cast<std::atomic<std::int32_t>*>(counters + 3 * publishers);
+    for (std::uint32_t g = 0; g < groups; ++g) new (&unconfirmed[g]) std::atomic<std::int32_t>(0);
+    v.group_unconfirmed = unconfirmed;
     return v;
 }
 

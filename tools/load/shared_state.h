@@ -1,6 +1,6 @@
 // The memory herald-load's coordinator shares with its load processes (MAP_SHARED, made before
-// fork): the phase they move through together, live counters for the progress line, and each
-// process's results.
+// fork): the phase they move through together, live counters for the progress line, each
+// process's results, and per group the members no probe has reached yet.
 #pragma once
 
 #include <atomic>
@@ -42,6 +42,7 @@ struct alignas(64) ProcessSlot {
     std::uint64_t failed_conns = 0;  // could not connect or upgrade
     std::uint64_t closed_conns = 0;  // closed by the server during the run
     std::uint64_t unconfirmed = 0;   // members that never got a probe (joins ignored?)
+    std::uint64_t probes_sent = 0;   // confirm phase: probes this process's leaders sent
     std::uint64_t cycles = 0;        // churn: completed connect-join-publish-close cycles
     std::int64_t cpu_ns = 0;         // this process's CPU time in the measured window
 };
@@ -54,19 +55,28 @@ struct SharedHeader {
 };
 
 // Layout: SharedHeader, ProcessSlot[procs], then per publisher p: sent[p], then per publisher:
-// unique deliveries[p] and receiving connections[p] (sums over processes).
+// unique deliveries[p] and receiving connections[p] (sums over processes), then per group g:
+// unconfirmed[g].
 struct SharedView {
     SharedHeader* header;
     ProcessSlot* slots;
     std::atomic<std::uint64_t>* publisher_sent;
     std::atomic<std::uint64_t>* publisher_unique;
     std::atomic<std::uint64_t>* publisher_receivers;
+    // Members of group g, in every process, that started connecting and have neither been
+    // confirmed by a probe nor died since (see Loader::settle); the leader of g probes only
+    // while it is above 0.
+    std::atomic<std::int32_t>* group_unconfirmed;
 
-    static std::size_t bytes(std::uint32_t procs, std::uint32_t publishers) {
+    // Bytes to map for `procs` processes, `publishers` publishers and `groups` groups.
+    static std::size_t bytes(std::uint32_t procs, std::uint32_t publishers, std::uint32_t groups) {
         return sizeof(SharedHeader) + 64 + procs * sizeof(ProcessSlot) +
-               3 * publishers * sizeof(std::atomic<std::uint64_t>);
+               3 * publishers * sizeof(std::atomic<std::uint64_t>) +
+               groups * sizeof(std::atomic<std::int32_t>);
     }
-    static SharedView create(void* memory, std::uint32_t procs, std::uint32_t publishers);
+    // Constructs every part, zeroed, in `memory` (at least bytes() long, page aligned).
+    static SharedView create(void* memory, std::uint32_t procs, std::uint32_t publishers,
+                             std::uint32_t groups);
 };
 
 }  // namespace herald::load
