@@ -17,8 +17,8 @@ namespace herald::core {
 // every time the slot is freed, so (index, generation) names one object's lifetime; completions
 // that arrive after their object died compare generations and are dropped.
 // Freed slots are reused most-recently-freed first (their cache lines are warm).
-// kChunkSlots is the growth step: 256 connection slots are 36 KiB, so the partly used last chunk
-// each worker holds costs little when many workers share a host (1024 cost 144 KiB a worker).
+// kChunkSlots is the growth step: 256 connection slots are 27 KiB, so the partly used last chunk
+// each worker holds costs little when many workers share a host (1024 of 144 B cost 144 KiB).
 template <class T, std::size_t kChunkSlots = 256>
 class Slab {
   public:

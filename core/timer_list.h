@@ -34,7 +34,7 @@ class TimerLists {
     // Puts `slot` at the tail of `list` (1..kLists-1) with `deadline`, leaving any list it was in.
     // `deadline` must not be earlier than that of the list's current tail.
     void set(std::uint32_t slot, std::uint8_t list, Nanos deadline) noexcept {
-        HERALD_DCHECK(list > 0 && list < kLists);
+        HERALD_DCHECK(list > 0 && list < kLists && slot < TimerLink::kUnlinked);
         clear(slot);
         TimerLink& link = links_(slot);
         Ends& ends = lists_[list];

@@ -79,7 +79,8 @@ TEST(GroupTable, MatchesAModelUnderRandomChurn) {
     std::map<std::string, std::set<GroupTable::MemberId>> model;
     std::mt19937 rng(42);
     for (int step = 0; step < 20000; ++step) {
-        const auto m = static_cast<GroupTable::MemberId>(rng() % 50);
+        // Ids on both sides of the member lists' 256-entry chunks.
+        const auto m = static_cast<GroupTable::MemberId>(rng() % 50 + (rng() % 2 ? 0 : 700));
         const std::string g = "g" + std::to_string(rng() % 20);
         switch (rng() % 5) {
             case 0:
@@ -104,6 +105,11 @@ TEST(GroupTable, MatchesAModelUnderRandomChurn) {
         if (!members.empty()) ++groups;
     }
     EXPECT_EQ(t.group_count(), groups);
+    for (GroupTable::MemberId m : {0u, 49u, 700u, 749u}) {
+        std::size_t in = 0;
+        for (const auto& [name, members] : model) in += members.count(m);
+        EXPECT_EQ(t.groups_of(m), in) << m;
+    }
 }
 
 }  // namespace

@@ -34,5 +34,25 @@ TEST(Slab, RefusesBeyondCapacityAndKeepsAddressesStable) {
     EXPECT_EQ(slab.size(), 5u);
 }
 
+// The generation (24 bits, beside the liveness bit) wraps to 0 and still tells lifetimes apart.
+TEST(Slab, GenerationWrapsWithinItsBits) {
+    using TinySlab = Slab<int, 4>;
+    TinySlab slab(1);
+    std::uint32_t i = slab.emplace(0);
+    for (std::uint32_t k = 0; k < TinySlab::kGenerationMask; ++k) {
+        slab.erase(i);
+        i = slab.emplace(0);
+    }
+    EXPECT_EQ(slab.generation(i), TinySlab::kGenerationMask);
+    slab.erase(i);
+    EXPECT_FALSE(slab.live(i));
+    EXPECT_EQ(slab.find(i, TinySlab::kGenerationMask), nullptr);
+    i = slab.emplace(7);
+    EXPECT_EQ(slab.generation(i), 0u);
+    ASSERT_NE(slab.find(i, 0), nullptr);
+    EXPECT_EQ(*slab.find(i, 0), 7);
+    EXPECT_EQ(slab.find(i, TinySlab::kGenerationMask), nullptr);
+}
+
 }  // namespace
 }  // namespace herald::core

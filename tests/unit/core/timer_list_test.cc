@@ -70,6 +70,27 @@ TEST_F(TimerListsTest, ListsExpireIndependently) {
     EXPECT_EQ(lists.head(kLong), 3u);
 }
 
+// A link stores no list number: a slot at an end is found among the lists' ends. Unlinking the
+// only slot of one list, and the ends of another, leaves every other list whole.
+TEST_F(TimerListsTest, UnlinkingEndsFindsTheRightList) {
+    lists.set(1, kShort, 10);
+    lists.set(2, kShort, 11);
+    lists.set(3, kShort, 12);
+    lists.set(6, kLong, 10);  // alone: head and tail of kLong
+    EXPECT_EQ(lists.list_of(2), kShort);
+    EXPECT_EQ(lists.list_of(6), kLong);
+    lists.clear(6);
+    EXPECT_EQ(lists.head(kLong), (TimerLists<ItemLinks, kLists>::kNoSlot));
+    EXPECT_EQ(lists.head(kShort), 1u);
+    lists.clear(3);  // kShort's tail
+    lists.set(6, kLong, 20);
+    lists.clear(1);  // kShort's head
+    EXPECT_EQ(lists.list_of(1), 0);
+    EXPECT_EQ(lists.head(kShort), 2u);
+    EXPECT_EQ(expire(100), (std::vector<std::uint32_t>{2, 6}));
+    EXPECT_FALSE(items[2].timer.linked());
+}
+
 TEST_F(TimerListsTest, AnExpiredSlotMayBeSetAgainFromTheCallback) {
     lists.set(4, kShort, 10);
     std::vector<std::uint32_t> fired;
