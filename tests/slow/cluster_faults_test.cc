@@ -145,6 +145,15 @@ class Hosts {
         if (at == std::string::npos) return -1;
         return static_cast<pid_t>(number_after(s, s.rfind('{', at), "pid"));
     }
+    // Kills host h's hub with SIGKILL; true once the master has started its successor.
+    bool kill_hub(int h) {
+        const pid_t hub = hub_pid(h);
+        if (hub <= 0 || kill(hub, SIGKILL) != 0) return false;
+        return eventually([&] {
+            const pid_t now = hub_pid(h);
+            return now > 0 && now != hub;
+        });
+    }
     std::unique_ptr<WsClient> client(int h) {
         return in(h, [&] { return WsClient::connect(herald_[i(h)]->port()); });
     }
@@ -248,14 +257,7 @@ TEST(ClusterFaults, TheReceivingHubKilledTwentyTimesMidStreamLosesAndDuplicatesN
         // Each kill lands mid-stream: the link is up and carrying frames for 0.3 s.
         ASSERT_TRUE(eventually([&] { return h.up(0, 2); }, 30s)) << "kill " << kill_no;
         std::this_thread::sleep_for(300ms);
-        const pid_t hub = h.hub_pid(1);
-        ASSERT_GT(hub, 0);
-        ASSERT_EQ(kill(hub, SIGKILL), 0);
-        ASSERT_TRUE(eventually([&] {
-            const pid_t now = h.hub_pid(1);
-            return now > 0 && now != hub;
-        })) << "kill "
-            << kill_no;
+        ASSERT_TRUE(h.kill_hub(1)) << "kill " << kill_no;
     }
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "subscriptions") >= 1; }));
     std::this_thread::sleep_for(300ms);
@@ -294,14 +296,7 @@ TEST(ClusterFaults, TheSendingHubKilledTwentyTimesMidStreamLosesAndDuplicatesNot
         ASSERT_TRUE(eventually([&] { return h.up(1, 1) && h.up(2, 1); }, 30s))
             << "kill " << kill_no;
         std::this_thread::sleep_for(300ms);
-        const pid_t hub = h.hub_pid(0);
-        ASSERT_GT(hub, 0);
-        ASSERT_EQ(kill(hub, SIGKILL), 0);
-        ASSERT_TRUE(eventually([&] {
-            const pid_t now = h.hub_pid(0);
-            return now > 0 && now != hub;
-        })) << "kill "
-            << kill_no;
+        ASSERT_TRUE(h.kill_hub(0)) << "kill " << kill_no;
     }
     ASSERT_TRUE(eventually([&] {
         return h.up(0, 2) && h.up(0, 3) && h.peer(0, 2, "subscriptions") >= 1 &&
@@ -341,13 +336,7 @@ TEST(ClusterFaults, ASendingHubKilledWithUnacknowledgedFramesLosesNothing) {
     ASSERT_TRUE(h.cut(1));
     std::this_thread::sleep_for(500ms);  // ~500 frames wait in A's window for B
     ASSERT_GE(h.peer(0, 2, "unacked_frames"), 1u);
-    const pid_t hub = h.hub_pid(0);
-    ASSERT_GT(hub, 0);
-    ASSERT_EQ(kill(hub, SIGKILL), 0);
-    ASSERT_TRUE(eventually([&] {
-        const pid_t now = h.hub_pid(0);
-        return now > 0 && now != hub;
-    }));
+    ASSERT_TRUE(h.kill_hub(0));
     ASSERT_TRUE(h.heal(1));
     ASSERT_TRUE(eventually([&] { return h.up(0, 2) && h.peer(0, 2, "unacked_frames") == 0; }, 30s))
         << h.hub_stats(0);
