@@ -15,12 +15,38 @@ No flag: a correct server. Slow or dying members, to test herald-load's confirm 
   --close-ignored SECONDS  with --ignore-joins: SECONDS after the first send_to_group to a group,
                     close the connections whose join to it was ignored; a connection that sends
                     to the group itself (herald-load's leader, which probes) is joined instead
+
+The tests import run_load() from here: it starts this server and runs herald-load against it.
 """
 import argparse
 import asyncio
 import json
+import os
+import subprocess
+import tempfile
 
 import websockets
+
+
+def run_load(load, faults, load_args, timeout, server_pid=False):
+    """Starts this server with `faults` (flags), runs herald-load `load` against it with
+    `load_args` (besides --url, --quiet and --json; --server-pid too when `server_pid`) and
+    returns (exit status, results JSON or None, output)."""
+    server = subprocess.Popen(["/usr/bin/python3", os.path.abspath(__file__)] + faults,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(server.stdout.readline().split()[-1])
+        with tempfile.NamedTemporaryFile(suffix=".json") as out:
+            proc = subprocess.run(
+                [load, "--url", f"ws://127.0.0.1:{port}/"] + load_args +
+                (["--server-pid", str(server.pid)] if server_pid else []) +
+                ["--quiet", "--json", out.name],
+                capture_output=True, text=True, timeout=timeout)
+            results = json.load(open(out.name)) if os.path.getsize(out.name) > 0 else None
+        return proc.returncode, results, proc.stdout + proc.stderr
+    finally:
+        server.kill()
+        server.wait()
 
 
 class Faults:

@@ -4,31 +4,16 @@ ignored joins each show up in its figures and exit status; a correct server show
 
 Usage: load_faults_test.py PATH/TO/herald-load
 """
-import json
-import os
-import subprocess
 import sys
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from faulty_server import run_load
 
 
 def run_against(load, faults):
-    server = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "faulty_server.py")] + faults,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline().split()[-1])
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            proc = subprocess.run(
-                [load, "--url", f"ws://127.0.0.1:{port}/", "--conns", "20", "--groups", "2",
-                 "--publishers", "2", "--rate", "200", "--warmup", "0.2s", "--duration", "1s",
-                 "--drain", "1s", "--confirm-timeout", "2s", "--quiet", "--json", out.name],
-                capture_output=True, text=True, timeout=60)
-            results = json.load(open(out.name)) if os.path.getsize(out.name) > 0 else None
-        return proc.returncode, results, proc.stdout + proc.stderr
-    finally:
-        server.kill()
-        server.wait()
+    return run_load(load, faults,
+                    ["--conns", "20", "--groups", "2", "--publishers", "2", "--rate", "200",
+                     "--warmup", "0.2s", "--duration", "1s", "--drain", "1s",
+                     "--confirm-timeout", "2s"], timeout=60)
 
 
 def main():

@@ -25,13 +25,10 @@ leader waits for its own probe), and a run must send more than one probe per gro
 
 Usage: load_probes_test.py PATH/TO/herald-load
 """
-import json
-import os
-import subprocess
 import sys
-import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+from faulty_server import run_load
+
 DELAY = 3.0
 # Probes a group may need beyond its slow period: a member's join or its reading of a probe may
 # lag the leader's, so a leader whose probe came back may find its group not done 20 ms later.
@@ -39,23 +36,10 @@ ROUNDS = 10
 
 
 def run_against(load, faults, conns, groups):
-    server = subprocess.Popen(["/usr/bin/python3", os.path.join(HERE, "faulty_server.py")] + faults,
-                              stdout=subprocess.PIPE, text=True)
-    try:
-        port = int(server.stdout.readline().split()[-1])
-        with tempfile.NamedTemporaryFile(suffix=".json") as out:
-            proc = subprocess.run(
-                [load, "--url", f"ws://127.0.0.1:{port}/", "--scenario", "idle",
-                 "--conns", str(conns), "--groups", str(groups), "--publishers", "0",
-                 "--procs", "2", "--source-ips", "--server-pid", str(server.pid),
-                 "--warmup", "0s", "--duration", "0.2s", "--confirm-timeout", "30s",
-                 "--quiet", "--json", out.name],
-                capture_output=True, text=True, timeout=90)
-            results = json.load(open(out.name)) if os.path.getsize(out.name) > 0 else None
-        return proc.returncode, results, proc.stdout + proc.stderr
-    finally:
-        server.kill()
-        server.wait()
+    return run_load(load, faults,
+                    ["--scenario", "idle", "--conns", str(conns), "--groups", str(groups),
+                     "--publishers", "0", "--procs", "2", "--source-ips", "--warmup", "0s",
+                     "--duration", "0.2s", "--confirm-timeout", "30s"], timeout=90, server_pid=True)
 
 
 def main():
